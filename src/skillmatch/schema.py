@@ -1,0 +1,138 @@
+"""Domain types and the column contracts of the tables that flow through skillmatch.
+
+Every reader returns pandas DataFrames with exactly the columns listed here (in this order), so the
+rest of the library can rely on them. List-valued columns hold Python lists of strings (never NaN);
+optional scalar columns hold ``None``/``NaN`` when absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pandas as pd
+
+
+class Level(StrEnum):
+    """Difficulty level of a credential or proficiency of a learner."""
+
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+
+LEVEL_RANK: dict[str, int] = {Level.BEGINNER: 1, Level.INTERMEDIATE: 2, Level.ADVANCED: 3}
+
+
+class Mode(StrEnum):
+    """Delivery mode of a credential."""
+
+    ONLINE = "online"
+    PHYSICAL = "physical"
+    HYBRID = "hybrid"
+
+
+# --- taxonomy -------------------------------------------------------------------------------------------
+
+#: One row per linkable concept (skill or knowledge item).
+#: ``alt_labels``: list[str]; ``broader``: list[str] of broader concept/group ids;
+#: ``group_path``: human-readable path of skill groups, " > "-joined (may be "").
+CONCEPT_COLUMNS = ["id", "label", "alt_labels", "description", "type", "reuse_level", "broader", "group_path"]
+
+#: One row per occupation (role in the taxonomy). ``alt_labels``: list[str].
+OCCUPATION_COLUMNS = ["id", "label", "alt_labels", "description", "isco_group"]
+
+#: Occupation–skill relations. ``relation``: "essential" or "optional".
+RELATION_COLUMNS = ["occupation_id", "skill_id", "relation"]
+
+#: Skill groups (non-linkable nodes of the hierarchy): id, label.
+GROUP_COLUMNS = ["id", "label"]
+
+# --- credentials and postings ------------------------------------------------------------------------------
+
+#: The credential catalogue. List columns: learning_outcomes, skills, prerequisites, stackable_into.
+CREDENTIAL_COLUMNS = [
+    "id",
+    "title",
+    "provider",
+    "url",
+    "description",
+    "learning_outcomes",
+    "skills",
+    "level",
+    "eqf_level",
+    "nsqf_level",
+    "mode",
+    "language",
+    "duration_hours",
+    "credits",
+    "credit_system",
+    "cost",
+    "currency",
+    "assessment",
+    "quality_assurance",
+    "prerequisites",
+    "stackable_into",
+    "issuer",
+    "issuer_country",
+]
+
+#: Job postings. ``skills``: list[str] (explicit skills, may be empty).
+POSTING_COLUMNS = ["id", "title", "description", "skills", "occupation", "location", "date", "source"]
+
+#: One row per rejected input row.
+REJECT_COLUMNS = ["file", "row", "field", "reason"]
+
+
+@dataclass
+class Taxonomy:
+    """A skills taxonomy: concepts, occupations, their relations and the group hierarchy."""
+
+    name: str
+    version: str
+    concepts: pd.DataFrame
+    occupations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OCCUPATION_COLUMNS))
+    relations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELATION_COLUMNS))
+    groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GROUP_COLUMNS))
+
+
+@dataclass
+class Reject:
+    """One rejected input row: where it was and why."""
+
+    file: str
+    row: int | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file}, row {self.row}"
+        what = f" [{self.field}]" if self.field else ""
+        return f"{where}{what}: {self.reason}"
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns: the valid rows as a table and the rejected ones."""
+
+    table: pd.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+
+    def rejects_frame(self) -> pd.DataFrame:
+        """The rejects as a table with :data:`REJECT_COLUMNS`."""
+        return rejects_to_frame(self.rejects)
+
+
+def rejects_to_frame(rejects: list[Reject]) -> pd.DataFrame:
+    """Turn a list of rejects into a table with :data:`REJECT_COLUMNS`."""
+    return pd.DataFrame(
+        [{"file": r.file, "row": r.row, "field": r.field, "reason": r.reason} for r in rejects],
+        columns=REJECT_COLUMNS,
+    )
+
+
+class InputError(ValueError):
+    """A whole input cannot be used (unreadable file, missing columns, wrong encoding...).
+
+    The message always names the file and, where it applies, the row and field.
+    """

@@ -1,0 +1,64 @@
+"""Test doubles shared by the unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class HashingEncoder:
+    """A deterministic stand-in for fast tests: bag of hashed character trigrams, L2-normalised.
+
+    Texts sharing many trigrams get similar vectors, so linking logic can be tested without a model. It never
+    stands in for the product: integration tests use the real encoder.
+    """
+
+    model_id = "test/hashing-encoder"
+    dim = 256
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    @property
+    def fingerprint(self) -> str:
+        return self.model_id
+
+    def _one(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        padded = "  " + re.sub(r"\s+", " ", text.lower()) + "  "
+        for i in range(len(padded) - 2):
+            h = int.from_bytes(hashlib.md5(padded[i : i + 3].encode()).digest()[:4], "little")
+            vec[h % self.dim] += 1.0
+        norm = np.linalg.norm(vec)
+        return vec / norm if norm else vec
+
+    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
+        self.calls.append(len(texts))
+        if callable(progress):
+            progress(len(texts), len(texts))
+        if not len(texts):
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self._one(t) for t in texts])
+
+
+def make_concepts(rows: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
+    """A concepts table (schema.CONCEPT_COLUMNS) from (id, label, alt_labels) triples."""
+    return pd.DataFrame(
+        [
+            {
+                "id": i,
+                "label": label,
+                "alt_labels": alts,
+                "description": "",
+                "type": "skill",
+                "reuse_level": None,
+                "broader": [],
+                "group_path": "",
+            }
+            for i, label, alts in rows
+        ]
+    )
