@@ -1,0 +1,167 @@
+"""Bundle build/save/load with the fake encoder: atomic replacement, manifest checks, link tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fakes import HashingEncoder, make_concepts
+
+from skillmatch.bundle import BuildInputs, Bundle, BundleError, build_bundle
+from skillmatch.config import Settings
+from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy
+
+
+def credential(cid: str, outcomes: list[str], skills: list[str] | None = None) -> dict[str, object]:
+    row: dict[str, object] = dict.fromkeys(CREDENTIAL_COLUMNS)
+    row.update(
+        id=cid,
+        title=cid,
+        description="",
+        learning_outcomes=outcomes,
+        skills=skills or [],
+        prerequisites=[],
+        stackable_into=[],
+    )
+    return row
+
+
+def posting(pid: str, title: str, description: str, skills: list[str] | None = None) -> dict[str, object]:
+    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
+    row.update(id=pid, title=title, description=description, skills=skills or [])
+    return row
+
+
+@pytest.fixture()
+def inputs() -> BuildInputs:
+    concepts = make_concepts(
+        [
+            ("c:sql", "SQL", ["structured query language"]),
+            ("c:python", "Python", ["python programming"]),
+            ("c:excel", "use spreadsheets software", ["excel"]),
+        ]
+    )
+    occupations = pd.DataFrame(
+        [
+            {
+                "id": "o:analyst",
+                "label": "data analyst",
+                "alt_labels": ["data analytics specialist"],
+                "description": "",
+                "isco_group": "2511",
+            }
+        ],
+        columns=OCCUPATION_COLUMNS,
+    )
+    relations = pd.DataFrame(
+        {"occupation_id": ["o:analyst"], "skill_id": ["c:sql"], "relation": ["essential"]}
+    )
+    tax = Taxonomy(name="test", version="1", concepts=concepts, occupations=occupations, relations=relations)
+    creds = pd.DataFrame(
+        [
+            credential("C1", ["Query data with SQL", "Clean data with Excel"], ["Python programming"]),
+            credential("C2", ["Automate reports with Python"]),
+        ],
+        columns=CREDENTIAL_COLUMNS,
+    )
+    posts = pd.DataFrame(
+        [posting("P1", "Data analyst", "You know SQL and Excel.", ["python"])], columns=POSTING_COLUMNS
+    )
+    return BuildInputs(tax, creds, posts, rejects=[Reject("x.csv", 3, "cost", "negative")])
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(cache_dir=tmp_path / "cache", use_cache=False, link_min_score=0.5)
+
+
+def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
+    enc = HashingEncoder()
+    out = tmp_path / "bundle"
+    manifest = build_bundle(inputs, out, encoder=enc, settings=settings(tmp_path), extra_stages=[])
+    assert manifest["counts"]["concepts"] == 3
+    assert manifest["counts"]["labels"] == 6
+    assert manifest["rejects"] == {"total": 1, "by_file": {"x.csv": 1}}
+    assert manifest["model"] == {"id": enc.model_id, "fingerprint": enc.fingerprint, "dim": enc.dim}
+    assert set(manifest["indexes"]) == {"labels", "occupations", "outcomes"}
+    assert "sentence-transformers" in manifest["versions"]
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert set(on_disk["files"]) >= {"labels.faiss", "concepts.parquet", "rejects.csv"}
+
+    loaded = Bundle.load(out, settings=settings(tmp_path), encoder=enc)
+    links = loaded.credential_skills
+    c1 = set(links[links.credential_id == "C1"].skill_id)
+    assert {"c:sql", "c:excel", "c:python"} <= c1
+    explicit = links[(links.credential_id == "C1") & (links.skill_id == "c:python")]
+    assert explicit["source"].tolist() == ["explicit"]
+    post = set(loaded.posting_skills[loaded.posting_skills.posting_id == "P1"].skill_id)
+    assert {"c:sql", "c:excel", "c:python"} <= post
+    assert loaded.credentials.loc[0, "learning_outcomes"] == ["Query data with SQL", "Clean data with Excel"]
+    assert loaded.rejects.to_dict("records") == [
+        {"file": "x.csv", "row": 3, "field": "cost", "reason": "negative"}
+    ]
+    assert loaded.linker.link(["structured query language"])[0][0].id == "c:sql"
+    # the outcome index is row-aligned with the outcomes table
+    assert loaded.outcome_index.rows == len(loaded.outcomes) == 3
+
+
+def test_extra_stage_tables_are_stored(tmp_path: Path, inputs: BuildInputs) -> None:
+    def roles_stage(bundle: Bundle) -> dict[str, pd.DataFrame]:
+        return {"roles": pd.DataFrame({"id": ["r1"], "postings": [len(bundle.postings)]})}
+
+    out = tmp_path / "b"
+    manifest = build_bundle(
+        inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[roles_stage]
+    )
+    assert manifest["counts"]["roles"] == 1
+    loaded = Bundle.load(out, settings=settings(tmp_path), encoder=HashingEncoder())
+    assert loaded.extra["roles"].to_dict("records") == [{"id": "r1", "postings": 1}]
+
+
+def test_failed_build_leaves_existing_bundle_intact(tmp_path: Path, inputs: BuildInputs) -> None:
+    out = tmp_path / "bundle"
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+    before = (out / "manifest.json").read_text()
+
+    def broken(bundle: Bundle) -> dict[str, pd.DataFrame]:
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        build_bundle(
+            inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[broken]
+        )
+    assert (out / "manifest.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, inputs: BuildInputs) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.docx").write_text("do not delete")
+    with pytest.raises(BundleError, match="not a skillmatch bundle"):
+        build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+    assert (out / "thesis.docx").exists()
+
+
+def test_load_checks_encoder_and_checksums(tmp_path: Path, inputs: BuildInputs) -> None:
+    out = tmp_path / "bundle"
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+
+    class OtherEncoder(HashingEncoder):
+        model_id = "test/other"
+
+    with pytest.raises(BundleError, match="built with model test/hashing-encoder"):
+        Bundle.load(out, settings=settings(tmp_path), encoder=OtherEncoder())
+
+    class WideEncoder(HashingEncoder):
+        dim = 512
+
+    with pytest.raises(BundleError, match="dimensions"):
+        Bundle.load(out, settings=settings(tmp_path), encoder=WideEncoder())
+
+    (out / "labels.parquet").write_bytes(b"garbage")
+    with pytest.raises(BundleError, match=r"labels\.parquet does not match its checksum"):
+        Bundle.load(out, settings=settings(tmp_path), encoder=HashingEncoder())
+    with pytest.raises(BundleError, match=r"no manifest\.json"):
+        Bundle.load(tmp_path, settings=settings(tmp_path), encoder=HashingEncoder())
