@@ -446,3 +446,67 @@ def load_job_titles(folder: str | Path, occupations: pd.DataFrame, prefix: str =
         unannotated_queries=unannotated,
         unmapped_queries=unmapped_queries,
     )
+
+
+#: C1 control characters that SkillSpan carries where cp1252 punctuation was meant.
+_CP1252_QUOTES = str.maketrans({"\x91": "'", "\x92": "'", "\x93": '"', "\x94": '"', "\x96": "-", "\x97": "-"})
+
+
+def skillspan_postings(path: str | Path, *, count: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Job postings rebuilt from SkillSpan (``postings/skillspan/train.json``), as a postings table.
+
+    Each posting is the sentences of one (source, idx) joined in order; its first sentence is the title. With
+    ``count`` larger than the number of real postings, more are made by recombining real sentences: each
+    synthetic posting takes the title of a real one and a seeded sample of sentences from postings of the same
+    source, so lengths and vocabulary stay realistic. Columns follow :data:`~skillmatch.schema.POSTING_COLUMNS`.
+    """
+    import json
+    import random
+
+    from skillmatch.schema import POSTING_COLUMNS
+
+    by_posting: dict[tuple[str, int], list[str]] = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                key = (str(record["source"]), int(record["idx"]))
+                tokens = record["tokens"]
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"{path}, line {line_no}: not a SkillSpan record ({exc})") from exc
+            by_posting.setdefault(key, []).append(" ".join(tokens).translate(_CP1252_QUOTES))
+    real = [
+        {
+            "id": f"skillspan-{src}-{idx}",
+            "title": sents[0],
+            "description": "\n".join(sents[1:]),
+            "source": f"skillspan-{src}",
+        }
+        for (src, idx), sents in sorted(by_posting.items())
+    ]
+    rows = list(real)
+    if count is not None and count > len(real):
+        rng = random.Random(seed)
+        pools: dict[str, list[str]] = {}
+        for (src, _), sents in by_posting.items():
+            pools.setdefault(src, []).extend(sents[1:])
+        lengths = [len(s) - 1 for s in by_posting.values()]
+        for n in range(count - len(real)):
+            base = real[n % len(real)]
+            src = base["source"].removeprefix("skillspan-")
+            k = max(3, min(len(pools[src]), rng.choice(lengths)))
+            rows.append(
+                {
+                    "id": f"synthetic-{n}",
+                    "title": base["title"],
+                    "description": "\n".join(rng.sample(pools[src], k)),
+                    "source": f"synthetic-{src}",
+                }
+            )
+    frame = pd.DataFrame(rows[: count or len(rows)])
+    for col in POSTING_COLUMNS:
+        if col not in frame:
+            frame[col] = [[] for _ in range(len(frame))] if col == "skills" else None
+    return frame[POSTING_COLUMNS]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,12 +20,16 @@ from skillmatch.config import Settings, get_settings
 from skillmatch.encoder import ModelLoadError
 from skillmatch.schema import InputError
 
+if TYPE_CHECKING:
+    from skillmatch.gaps import Learner
+    from skillmatch.matching import Matcher
+
 app = typer.Typer(
     help="skillmatch: link skills to micro-credentials through a standard skills taxonomy (ESCO).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle folder (from 'skillmatch build').")]
 ModelOpt = Annotated[
@@ -195,3 +200,253 @@ def extract(
 def main() -> None:  # pragma: no cover
     """Entry point for ``python -m skillmatch``."""
     app()
+
+
+# --- matching engine ----------------------------------------------------------------------------------------
+
+SkillsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--skills", "-s", help='Skills, comma- or semicolon-separated; "Python: advanced" sets a level.'
+    ),
+]
+CvOpt = Annotated[Path | None, typer.Option("--cv", help="CV or paragraph text file (UTF-8).")]
+HeldOpt = Annotated[
+    list[str] | None, typer.Option("--held", help="Id of a credential already held (repeatable).")
+]
+RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="Target role: id or name (repeatable).")]
+
+
+def load_matcher(bundle: Path) -> Matcher:
+    """Load a bundle and build the matching engine over it."""
+    from skillmatch.matching import Matcher
+
+    loaded = load_bundle(bundle, get_settings())
+    with friendly_errors():
+        return Matcher(loaded)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def split_skills(text: str | None) -> list[str]:
+    """Split a --skills value on commas, semicolons and newlines."""
+    if not text:
+        return []
+    return [s.strip() for s in re.split(r"[,;\n]", text) if s.strip()]
+
+
+def make_learner(skills: str | None, cv: Path | None, held: list[str] | None) -> Learner:
+    """A learner from CLI options."""
+    from skillmatch.gaps import Learner
+
+    cv_text = None
+    if cv is not None:
+        try:
+            cv_text = cv.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            fail(f"{cv}: no such file")
+        except UnicodeDecodeError as exc:
+            fail(f"{cv}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
+    learner = Learner(skills=split_skills(skills), cv=cv_text, credentials_held=list(held or []))
+    if not learner.skills and not learner.cv and not learner.credentials_held:
+        fail("tell us what the learner has: --skills, --cv and/or --held")
+    return learner
+
+
+def resolve_roles(matcher: Matcher, roles: list[str]) -> list[str]:
+    """Role ids from ids or names (clear error for unknown ones)."""
+    from skillmatch.roles import UnknownRoleError
+
+    try:
+        return [matcher.roles.resolve(r) for r in roles]
+    except UnknownRoleError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def print_json(data: object) -> None:
+    """Pretty JSON on standard output."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def roles(
+    bundle: BundleOpt,
+    file: Annotated[
+        Path | None, typer.Argument(help="Queries, one per line (default: standard input).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="One query (instead of FILE/stdin).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 5,
+) -> None:
+    """Find roles (taxonomy occupations and posting-derived roles); JSON Lines, one per query, in order."""
+    queries = [query] if query is not None else read_lines(file)
+    matcher = load_matcher(bundle)
+    results = matcher.roles.search(queries, top_k=top_k)
+    emit_jsonl(
+        [
+            {
+                "query": q,
+                "roles": [
+                    {
+                        "id": h.id,
+                        "label": h.label,
+                        "score": h.score,
+                        "postings": h.postings,
+                        "matched_label": h.matched_label,
+                    }
+                    for h in hits
+                ],
+            }
+            for q, hits in zip(queries, results, strict=True)
+        ]
+    )
+
+
+@app.command()
+def gaps(
+    bundle: BundleOpt,
+    role: RoleOpt,
+    skills: SkillsOpt = None,
+    cv: CvOpt = None,
+    held: HeldOpt = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="json or table")] = "table",
+) -> None:
+    """Compare a learner with one or more roles: covered, partly covered and missing skills."""
+    from skillmatch.gaps import analyse_gap, resolve_learner
+
+    learner = make_learner(skills, cv, held)
+    matcher = load_matcher(bundle)
+    role_ids = resolve_roles(matcher, role)
+    with friendly_errors():
+        report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids).to_dict()
+    if output == "json":
+        print_json(report)
+        return
+    out = Console()
+    out.print(
+        f"[bold]{', '.join(str(r['label']) for r in report['roles'])}[/]: coverage "
+        f"{report['coverage']:.0%} ({report['counts']})"
+    )
+    table = Table("status", "skill", "weight", "coverage", "gap", "matched by")
+    for item in report["skills"]:
+        table.add_row(
+            item["status"],
+            item["label"],
+            f"{item['weight']:.2f}",
+            f"{item['coverage']:.2f}",
+            f"{item['gap_weight']:.2f}",
+            item["matched_by"] or "",
+        )
+    out.print(table)
+    if report["learner"]["unmatched"]:
+        out.print(f"[yellow]not linked to any skill:[/] {', '.join(report['learner']['unmatched'])}")
+
+
+@app.command()
+def recommend(
+    bundle: BundleOpt,
+    role: RoleOpt,
+    skills: SkillsOpt = None,
+    cv: CvOpt = None,
+    held: HeldOpt = None,
+    max_hours: Annotated[float | None, typer.Option("--max-hours", min=0)] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0)] = None,
+    currency: Annotated[str, typer.Option("--currency", help="Currency of --max-cost.")] = "EUR",
+    max_items: Annotated[int | None, typer.Option("--max-items", min=1)] = None,
+    level: Annotated[list[str] | None, typer.Option("--level", help="Allowed level (repeatable).")] = None,
+    mode: Annotated[list[str] | None, typer.Option("--mode", help="Allowed mode (repeatable).")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="Allowed language (repeatable).")
+    ] = None,
+    exclude_provider: Annotated[list[str] | None, typer.Option("--exclude-provider")] = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="json or table")] = "table",
+) -> None:
+    """Recommend a pathway of credentials that closes the learner's gap within their limits."""
+    from skillmatch.recommend import Limits
+    from skillmatch.recommend import recommend as run_recommend
+
+    learner = make_learner(skills, cv, held)
+    with friendly_errors():
+        limits = Limits(
+            max_hours=max_hours,
+            max_cost=max_cost,
+            currency=currency,
+            max_items=max_items,
+            levels=level or [],
+            modes=mode or [],
+            languages=language or [],
+            exclude_providers=exclude_provider or [],
+        )
+    matcher = load_matcher(bundle)
+    role_ids = resolve_roles(matcher, role)
+    from skillmatch.gaps import UnknownCredentialError
+
+    try:
+        result = run_recommend(matcher, learner, role_ids, limits)
+    except (UnknownCredentialError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+    if output == "json":
+        print_json(result)
+        return
+    out = Console()
+    out.print(
+        f"[bold]{', '.join(str(r['label']) for r in result['roles'])}[/]: coverage "
+        f"{result['coverage_before']:.0%} -> {result['coverage_after']:.0%} with "
+        f"{result['totals']['items']} credential(s), {result['totals']['hours']} h, "
+        f"{result['totals']['cost']} {result['totals']['currency']}"
+    )
+    table = Table("#", "credential", "level", "hours", "cost", "gain", "covers")
+    for step in result["pathway"]:
+        c = step["credential"]
+        covers = "; ".join(f"{x['label']} ({x['degree']:.2f})" for x in step["covers"][:4])
+        if step["required_by"]:
+            covers = f"prerequisite of {step['required_by']}. " + covers
+        table.add_row(
+            str(step["step"]),
+            f"{c['title']} ({c['id']}, {c['provider']})",
+            str(c["level"]),
+            str(c["duration_hours"]),
+            f"{c['cost']} {c['currency']}",
+            f"{step['gain']:.2f}",
+            covers,
+        )
+    out.print(table)
+    if result["remaining_gap"]:
+        out.print(
+            "[bold]remaining gap[/]: "
+            + "; ".join(
+                f"{r['label']} ({r['remaining']:.2f}, {r['reason']})" for r in result["remaining_gap"][:10]
+            )
+        )
+
+
+@app.command()
+def cohort(
+    bundle: BundleOpt,
+    learners: Annotated[Path, typer.Option("--learners", "-l", help="Learners file (CSV/JSONL/Parquet).")],
+    role: RoleOpt,
+    output: Annotated[str, typer.Option("--format", "-f", help="json or csv")] = "json",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if any learner row is rejected.")
+    ] = False,
+) -> None:
+    """Cohort gap table and the credentials that close the most gap across the cohort."""
+    from skillmatch.cohort import cohort_gaps, gap_table
+    from skillmatch.readers.learners import read_learners, to_learners
+
+    with friendly_errors():
+        result = read_learners(learners)
+    for reject in result.rejects:
+        err.print(f"[yellow]rejected:[/] {reject}", highlight=False)
+    if strict and result.rejects:
+        fail(f"{len(result.rejects)} learner row(s) rejected")
+    matcher = load_matcher(bundle)
+    role_ids = resolve_roles(matcher, role)
+    with friendly_errors():
+        report = cohort_gaps(matcher, to_learners(result.table), role_ids)
+    report["rejected_rows"] = [str(r) for r in result.rejects]
+    if output == "csv":
+        gap_table(report).to_csv(sys.stdout, index=False)
+    else:
+        print_json(report)
