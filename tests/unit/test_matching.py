@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from fakes import HashingEncoder
 
-from skillmatch.bundle import Bundle, BuildInputs, build_bundle
+from skillmatch.bundle import BuildInputs, Bundle, build_bundle
 from skillmatch.cohort import cohort_gaps
 from skillmatch.config import Settings
 from skillmatch.gaps import Learner, analyse_gap, resolve_learner, split_skill_level
