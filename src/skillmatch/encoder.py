@@ -159,16 +159,20 @@ class SentenceTransformerEncoder:
         return int(self._model.max_seq_length)
 
     def _encode_raw(self, texts: list[str], progress: ProgressFn | None) -> np.ndarray:
+        """Encode in chunks; each chunk goes to the cache at once, so an interrupted run keeps its work."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), _CHUNK):
             chunk = texts[start : start + _CHUNK]
-            out[start : start + len(chunk)] = self._model.encode(
+            vecs = self._model.encode(
                 chunk,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
+            out[start : start + len(chunk)] = vecs
+            if self._cache:
+                self._cache.put_many(chunk, vecs)
             if progress:
                 progress(start + len(chunk), len(texts))
         return out
@@ -192,8 +196,6 @@ class SentenceTransformerEncoder:
             self.stats["encoded"] += len(todo)
             for text, vec in zip(ordered, vecs, strict=True):
                 known[text] = vec
-            if self._cache:
-                self._cache.put_many(ordered, vecs)
         elif progress:
             progress(len(unique), len(unique))
         return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
