@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,7 +40,7 @@ ModelOpt = Annotated[
 
 def fail(message: str, code: int = 2) -> None:
     """Print an error and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -136,12 +137,10 @@ def build(
             fail("give --taxonomy PATH (or --demo)")
         inputs = read_inputs(taxonomy, credentials, postings)
         if inputs.rejects:
-            err.print(
-                f"[yellow]{len(inputs.rejects)} input row(s) rejected[/] (full report in the bundle's "
-                "rejects.csv):"
-            )
+            where = "" if strict else " (full report in the bundle's rejects.csv)"
+            err.print(f"[yellow]{len(inputs.rejects)} input row(s) rejected[/]{where}:")
             for reject in inputs.rejects[:10]:
-                err.print(f"  {reject}", highlight=False)
+                err.print(f"  {reject}", markup=False, highlight=False)
             if len(inputs.rejects) > 10:
                 err.print(f"  ... and {len(inputs.rejects) - 10} more")
         with build_progress() as progress:
@@ -438,7 +437,7 @@ def cohort(
     with friendly_errors():
         result = read_learners(learners)
     for reject in result.rejects:
-        err.print(f"[yellow]rejected:[/] {reject}", highlight=False)
+        err.print(f"[yellow]rejected:[/] {escape(str(reject))}", highlight=False)
     if strict and result.rejects:
         fail(f"{len(result.rejects)} learner row(s) rejected")
     matcher = load_matcher(bundle)
