@@ -449,3 +449,47 @@ def cohort(
         gap_table(report).to_csv(sys.stdout, index=False)
     else:
         print_json(report)
+
+
+# --- API ------------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", "-b", help="Bundle folder (default: SKILLMATCH_BUNDLE).")
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API on a bundle (OpenAPI docs at /docs; see docs/api.md)."""
+    from skillmatch.api.server import serve as run_server
+
+    path = bundle or get_settings().bundle
+    if path is None:
+        fail("give --bundle PATH or set SKILLMATCH_BUNDLE")
+    with friendly_errors():
+        run_server(path, host=host, port=port, workers=workers)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8000,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo bundle is built.")] = Path(
+        "models/bundles/demo"
+    ),
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the demo bundle even if present.")] = False,
+) -> None:
+    """Build the demo bundle (data/demo) if absent, then serve it on http://127.0.0.1:8000."""
+    from skillmatch.api.server import ensure_demo_bundle
+    from skillmatch.api.server import serve as run_server
+
+    with friendly_errors():
+        if rebuild or not (out / "manifest.json").is_file():
+            err.print(f"building the demo bundle at {out} (a few minutes on a laptop CPU)...")
+            with build_progress() as progress:
+                ensure_demo_bundle(out, rebuild=rebuild, progress=progress)  # type: ignore[arg-type]
+        err.print(f"serving {out} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+        run_server(out, host=host, port=port, workers=1)

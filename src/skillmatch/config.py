@@ -54,6 +54,34 @@ class Settings(BaseSettings):
 
     bundle: Path | None = Field(None, description="Bundle served by the API.")
 
+    # --- API ----------------------------------------------------------------------------------------------
+    # Settings of the HTTP service (skillmatch.api); owned by the API module.
+    api_host: str = Field("127.0.0.1", description="Interface the API server binds to.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port of the API server.")
+    api_workers: int = Field(1, ge=1, le=64, description="Worker processes of the API server.")
+    api_key_hashes: str = Field(
+        "",
+        description="Comma-separated SHA-256 hex digests of the API keys accepted in X-API-Key "
+        "(needed by the cohort and admin endpoints; none configured: those endpoints refuse every request).",
+    )
+    api_cors_origins: str = Field(
+        "", description="Comma-separated origins allowed by CORS ('*' for any; empty: CORS off)."
+    )
+    api_max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413).")
+    api_max_text_chars: int = Field(
+        20_000, ge=1, description="Longest single text (text to extract, skill, CV) accepted (413)."
+    )
+    api_max_texts: int = Field(100, ge=1, description="Most texts in one /skills/extract request (413).")
+    api_max_skills: int = Field(200, ge=1, description="Most skills or held credentials per learner (413).")
+    api_max_roles: int = Field(10, ge=1, description="Most target roles in one request (413).")
+    api_max_cohort: int = Field(500, ge=1, description="Most learners in one cohort request (413).")
+    api_use_cache: bool = Field(
+        False,
+        description="Let the served encoder use the on-disk embedding cache (off: requests never write).",
+    )
+    api_sighup_reload: bool = Field(True, description="Reload the served bundle on SIGHUP.")
+    api_log_level: str = Field("INFO", description="Log level of the API server (JSON logs on stderr).")
+
 
 def get_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, with explicit overrides (e.g. from CLI options) on top."""

@@ -1,0 +1,166 @@
+"""The app factory: one FastAPI app per call, with its bundle holder, metrics and settings on ``app.state``.
+
+The bundle is loaded once, at start-up (in the lifespan, from ``settings.bundle`` / ``SKILLMATCH_BUNDLE``), unless
+one is passed in; no request builds anything. ``POST /v1/admin/reload`` and SIGHUP swap in a new bundle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from skillmatch import __version__
+from skillmatch.api.deps import GENERATION_HEADER
+from skillmatch.api.errors import validation_error
+from skillmatch.api.limits import PayloadLimits
+from skillmatch.api.metrics import Metrics
+from skillmatch.api.middleware import ObservabilityMiddleware
+from skillmatch.api.routers import API_PREFIX, admin, cohorts, credentials, learners, ops, roles, skills
+from skillmatch.api.security import parse_key_hashes, parse_origins
+from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_bundle
+from skillmatch.bundle import Bundle
+from skillmatch.config import Settings, get_settings
+from skillmatch.matching import Matcher
+
+log = logging.getLogger("skillmatch.api")
+
+DESCRIPTION = """
+Link free text (learning outcomes, job postings, CVs) to the skills of a taxonomy (ESCO), find roles and their
+weighted skill profiles, analyse a learner's skill gap and recommend micro-credentials that close it.
+
+Cohort and admin endpoints need an API key in the `X-API-Key` header.
+"""
+
+
+def _install_sighup(app: FastAPI) -> bool:
+    """Reload the bundle on SIGHUP (main thread of a Unix event loop only); returns whether it is installed."""
+    if not hasattr(signal, "SIGHUP"):
+        return False
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        try:
+            await run_in_threadpool(app.state.bundles.load, None)
+        except ReloadRefused as exc:
+            log.error("SIGHUP reload refused; the old bundle keeps serving", extra={"reason": str(exc)})
+
+    def on_signal() -> None:
+        task = loop.create_task(reload())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_signal)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread (e.g. TestClient)
+        return False
+    app.state.sighup_tasks = tasks
+    return True
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the bundle (unless one was given) before serving; SIGHUP reloads it while serving."""
+    holder: BundleHolder = app.state.bundles
+    if not holder.ready:
+        try:
+            await run_in_threadpool(holder.load, None)
+        except ReloadRefused as exc:
+            raise RuntimeError(f"cannot start: {exc}") from exc
+    installed = app.state.settings.api_sighup_reload and _install_sighup(app)
+    try:
+        yield
+    finally:
+        if installed:
+            with suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+
+def create_app(
+    settings: Settings | None = None,
+    bundle: Bundle | None = None,
+    matcher: Matcher | None = None,
+    *,
+    loader: Loader = load_bundle,
+) -> FastAPI:
+    """Build the API app.
+
+    Args:
+        settings: the settings (default: from the environment).
+        bundle: a loaded bundle to serve from the start (default: load ``settings.bundle`` at start-up).
+        matcher: the matcher built over ``bundle`` (default: built here).
+        loader: how bundles are loaded at start-up and on reload (tests inject one).
+
+    Raises:
+        ValueError: invalid API settings (e.g. a malformed key digest) or a bundle that cannot serve.
+    """
+    settings = settings or get_settings()
+    if "max_body_size" not in inspect.signature(FastAPI.__init__).parameters:
+        # older FastAPI accepts the keyword but ignores it: refuse rather than serve without a body limit
+        raise RuntimeError("skillmatch.api needs fastapi>=0.165 (request body size limits); upgrade fastapi")
+    if matcher is not None and bundle is None:
+        bundle = matcher.bundle
+    app = FastAPI(
+        title="skillmatch",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
+        openapi_tags=[
+            {"name": "skills", "description": "Link free text to taxonomy skills."},
+            {"name": "roles", "description": "Roles and their weighted skill profiles."},
+            {"name": "credentials", "description": "The micro-credential catalogue."},
+            {"name": "learners", "description": "Gap analysis and recommendations for one learner."},
+            {"name": "cohorts", "description": "Gap analysis for a cohort (API key)."},
+            {"name": "admin", "description": "Bundle hot reload (API key)."},
+            {"name": "operations", "description": "Health, readiness and metrics."},
+        ],
+    )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.state.settings = settings
+    app.state.api_key_hashes = parse_key_hashes(settings.api_key_hashes)
+    app.state.limits = PayloadLimits.from_settings(settings)
+    app.state.metrics = metrics = Metrics()
+    app.state.bundles = holder = BundleHolder(settings, loader)
+    holder.on_swap(metrics.bundle_swapped)
+    holder.on_refuse(metrics.bundle_refused)
+    if bundle is not None:
+        holder.install(bundle, matcher)
+
+    for router in (
+        skills.router,
+        roles.router,
+        credentials.router,
+        learners.router,
+        cohorts.router,
+        admin.router,
+    ):
+        app.include_router(router)  # the routers carry the /v1 prefix
+    app.include_router(ops.router)
+    app.include_router(ops.router, prefix=API_PREFIX, include_in_schema=False)  # /v1/health etc. as aliases
+
+    origins = parse_origins(settings.api_cors_origins)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", GENERATION_HEADER],
+        )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)  # outermost: sees every answer
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app configured from the environment (``SKILLMATCH_*``); the uvicorn factory of the server."""
+    return create_app(get_settings())

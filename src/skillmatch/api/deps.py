@@ -1,0 +1,84 @@
+"""Typed dependencies of the routes: the served bundle, payload limits, API keys, and library error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Response, Security, status
+from fastapi.security import APIKeyHeader
+
+from skillmatch.api.limits import PayloadLimits
+from skillmatch.api.security import key_matches
+from skillmatch.api.state import BundleHolder, NotReady, Served
+from skillmatch.gaps import UnknownCredentialError
+from skillmatch.roles import UnknownRoleError
+
+#: Response header naming the generation of the bundle that answered.
+GENERATION_HEADER = "X-Bundle-Generation"
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key whose SHA-256 digest is listed in SKILLMATCH_API_KEY_HASHES.",
+)
+
+
+def holder(request: Request) -> BundleHolder:
+    """The app's bundle holder."""
+    return request.app.state.bundles
+
+
+def served(request: Request, response: Response) -> Served:
+    """The bundle this request is served with: read once, at the start of the request.
+
+    A reload swaps the holder's reference; a request that already holds this object keeps it to the end.
+    """
+    try:
+        current = holder(request).current
+    except NotReady as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    response.headers[GENERATION_HEADER] = str(current.generation)
+    return current
+
+
+def limits(request: Request) -> PayloadLimits:
+    """The app's payload limits."""
+    return request.app.state.limits
+
+
+def require_api_key(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> None:
+    """Refuse the request (401) unless ``X-API-Key`` holds a configured key."""
+    digests: tuple[str, ...] = request.app.state.api_key_hashes
+    if not key_matches(key, digests):
+        if not digests:
+            detail = (
+                "this endpoint needs an API key and none is configured on this server "
+                "(set SKILLMATCH_API_KEY_HASHES)"
+            )
+        else:
+            detail = "invalid API key" if key else "this endpoint needs an API key in the X-API-Key header"
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "APIKey"}
+        )
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Map the library's expected errors: unknown ids -> 404, invalid values -> 422 with the message."""
+    try:
+        yield
+    except (UnknownRoleError, UnknownCredentialError) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
+
+
+ServedDep = Annotated[Served, Depends(served)]
+LimitsDep = Annotated[PayloadLimits, Depends(limits)]
+HolderDep = Annotated[BundleHolder, Depends(holder)]
+ApiKey = Depends(require_api_key)

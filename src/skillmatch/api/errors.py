@@ -1,0 +1,32 @@
+"""Error answers that stay valid JSON whatever the input was."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinite floats replaced by their names (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with FastAPI's field-level detail; the offending input is echoed only in JSON-safe form (a body such
+    as ``{"min_score": NaN}`` would otherwise make the error answer itself fail)."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": json_safe(jsonable_encoder(exc.errors()))},
+    )

@@ -1,0 +1,71 @@
+"""Size limits on request contents (configurable in settings); breaking one is a 413 naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fastapi import HTTPException, status
+
+from skillmatch.api.models import LearnerIn
+from skillmatch.config import Settings
+
+Loc = tuple[str | int, ...]
+
+
+def too_large(loc: Loc, msg: str) -> HTTPException:
+    """A 413 whose detail locates the oversized field like a validation error does."""
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        detail=[{"loc": list(loc), "msg": msg, "type": "payload_too_large"}],
+    )
+
+
+@dataclass(frozen=True)
+class PayloadLimits:
+    """The limits of one app (from :class:`~skillmatch.config.Settings`)."""
+
+    max_text_chars: int
+    max_texts: int
+    max_skills: int
+    max_roles: int
+    max_cohort: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PayloadLimits:
+        """The limits configured in ``settings`` (``SKILLMATCH_API_MAX_*``)."""
+        return cls(
+            max_text_chars=settings.api_max_text_chars,
+            max_texts=settings.api_max_texts,
+            max_skills=settings.api_max_skills,
+            max_roles=settings.api_max_roles,
+            max_cohort=settings.api_max_cohort,
+        )
+
+    def count(self, loc: Loc, values: Sequence[object], limit: int, what: str) -> None:
+        """Refuse more than ``limit`` items."""
+        if len(values) > limit:
+            raise too_large(loc, f"too many {what}: {len(values)} given, the limit is {limit}")
+
+    def text(self, loc: Loc, value: str | None) -> None:
+        """Refuse a text longer than ``max_text_chars``."""
+        if value is not None and len(value) > self.max_text_chars:
+            raise too_large(
+                loc, f"text too long: {len(value)} characters, the limit is {self.max_text_chars}"
+            )
+
+    def texts(self, loc: Loc, values: Sequence[str], limit: int, what: str) -> None:
+        """Refuse too many texts or any text that is too long."""
+        self.count(loc, values, limit, what)
+        for i, value in enumerate(values):
+            self.text((*loc, i), value)
+
+    def roles(self, loc: Loc, values: Sequence[str]) -> None:
+        """Refuse too many roles (or an overlong role name)."""
+        self.texts(loc, values, self.max_roles, "roles")
+
+    def learner(self, loc: Loc, learner: LearnerIn) -> None:
+        """Refuse a learner with too many or too long skills, too long a CV or too many held credentials."""
+        self.texts((*loc, "skills"), learner.skills, self.max_skills, "skills")
+        self.text((*loc, "cv"), learner.cv)
+        self.texts((*loc, "credentials_held"), learner.credentials_held, self.max_skills, "credentials")

@@ -1,0 +1,84 @@
+"""Prometheus metrics of one app, in a registry of its own (so tests can build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from skillmatch.api.state import Served
+
+#: Content type of :meth:`Metrics.render`.
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: Route label of requests that matched no route (keeps label cardinality bounded).
+UNMATCHED = "<unmatched>"
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """Request counts and latency per route template, and what bundle is served."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "skillmatch_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "skillmatch_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "skillmatch_http_requests_in_flight", "Requests being served.", registry=self.registry
+        )
+        self.bundle_info = Gauge(
+            "skillmatch_bundle_info",
+            "The served bundle (value 1; its description is in the labels).",
+            ["path", "generation", "created", "taxonomy", "taxonomy_version", "model"],
+            registry=self.registry,
+        )
+        self.bundle_loaded = Gauge(
+            "skillmatch_bundle_loaded_timestamp_seconds",
+            "When the served bundle was loaded (Unix time).",
+            registry=self.registry,
+        )
+        self.loads = Counter(
+            "skillmatch_bundle_loads",
+            "Bundles installed (loaded) or refused.",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one finished request."""
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def bundle_swapped(self, served: Served) -> None:
+        """Describe the newly served bundle (the previous one's series is removed)."""
+        summary = served.summary()
+        self.bundle_info.clear()
+        self.bundle_info.labels(
+            summary["path"],
+            str(summary["generation"]),
+            str(summary["created"] or ""),
+            str(summary["taxonomy"].get("name", "")),
+            str(summary["taxonomy"].get("version", "")),
+            str(summary["model"].get("id", "")),
+        ).set(1)
+        self.bundle_loaded.set(served.loaded_at)
+        self.loads.labels("loaded").inc()
+
+    def bundle_refused(self, reason: str) -> None:
+        """Count a refused bundle."""
+        self.loads.labels("refused").inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this app's metrics."""
+        return generate_latest(self.registry)

@@ -1,0 +1,40 @@
+"""``/v1/cohorts``: a cohort of learners against target roles (API key required)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from skillmatch.api.deps import ApiKey, LimitsDep, ServedDep, library_errors
+from skillmatch.api.models import CohortOut, CohortRequest
+from skillmatch.api.routers import API_PREFIX, errors
+from skillmatch.api.routers.learners import resolve_roles, to_learner
+from skillmatch.cohort import cohort_gaps
+from skillmatch.recommend import Limits
+
+router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencies=[ApiKey])
+
+
+@router.post("/gaps", response_model=CohortOut, responses=errors(400, 401, 404, 413, 422, 503))
+def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> CohortOut:
+    """The cohort's gap table (per role skill: share of learners missing it or partly covering it, mean gap)
+    and the credentials that close the most gap across the cohort."""
+    limits.count(("body", "learners"), body.learners, limits.max_cohort, "learners")
+    limits.roles(("body", "roles"), body.roles)
+    for i, learner in enumerate(body.learners):
+        limits.learner(("body", "learners", i), learner)
+    matcher = served.matcher
+    with library_errors():
+        role_ids = resolve_roles(matcher, body.roles)
+        result = cohort_gaps(
+            matcher,
+            [to_learner(learner, learner.id) for learner in body.learners],
+            role_ids,
+            limits=Limits(
+                levels=[lv.value for lv in body.levels],
+                modes=[m.value for m in body.modes],
+                languages=list(body.languages),
+                exclude_providers=list(body.exclude_providers),
+            ),
+            top_credentials=body.top_credentials,
+        )
+    return CohortOut.model_validate(result)

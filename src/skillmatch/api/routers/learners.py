@@ -1,0 +1,84 @@
+"""``/v1/gaps`` and ``/v1/recommendations``: one learner against target roles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
+from skillmatch.api.limits import PayloadLimits
+from skillmatch.api.models import (
+    GapReportOut,
+    GapsRequest,
+    LearnerIn,
+    RecommendationOut,
+    RecommendationsRequest,
+    TargetIn,
+)
+from skillmatch.api.routers import API_PREFIX, errors
+from skillmatch.gaps import Learner, analyse_gap, resolve_learner
+from skillmatch.matching import Matcher
+from skillmatch.recommend import Limits, recommend
+
+router = APIRouter(prefix=API_PREFIX, tags=["learners"])
+
+
+def to_learner(body: LearnerIn, learner_id: str = "learner") -> Learner:
+    """The library's learner from a request body."""
+    return Learner(
+        id=learner_id,
+        skills=[s for s in body.skills if s.strip()],
+        cv=body.cv if body.cv and body.cv.strip() else None,
+        credentials_held=list(body.credentials_held),
+    )
+
+
+def check_target(limits: PayloadLimits, body: TargetIn) -> None:
+    """Apply the size limits to a learner and its target roles (413)."""
+    limits.roles(("body", "roles"), body.roles)
+    limits.learner(("body",), body)
+
+
+def resolve_roles(matcher: Matcher, roles: list[str]) -> list[str]:
+    """Role ids from ids or names (unknown -> 404 through :func:`library_errors`)."""
+    return [matcher.roles.resolve(r) for r in roles]
+
+
+@router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
+def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> GapReportOut:
+    """Compare a learner with one or more roles: each skill of the role profile is covered, partly covered or
+    missing, with its weight and the gap it leaves."""
+    check_target(limits, body)
+    matcher = served.matcher
+    with library_errors():
+        role_ids = resolve_roles(matcher, body.roles)
+        profile = resolve_learner(matcher, to_learner(body))
+        report = analyse_gap(matcher, profile, role_ids, body.role_weights).to_dict()
+    return GapReportOut.model_validate(report)
+
+
+@router.post("/recommendations", response_model=RecommendationOut, responses=errors(400, 404, 413, 422, 503))
+def recommendations(body: RecommendationsRequest, served: ServedDep, limits: LimitsDep) -> RecommendationOut:
+    """A pathway of credentials that closes as much of the learner's weighted gap as the limits allow, in study
+    order, with what each step covers (and the learning outcome that shows it) and the gap left, with reasons."""
+    check_target(limits, body)
+    limits.texts(("body", "exclude_providers"), body.exclude_providers, limits.max_skills, "providers")
+    matcher = served.matcher
+    with library_errors():
+        role_ids = resolve_roles(matcher, body.roles)
+        result = recommend(
+            matcher,
+            to_learner(body),
+            role_ids,
+            Limits(
+                max_hours=body.max_hours,
+                max_cost=body.max_cost,
+                currency=body.currency,
+                max_items=body.max_items,
+                levels=[lv.value for lv in body.levels],
+                modes=[m.value for m in body.modes],
+                languages=list(body.languages),
+                exclude_providers=list(body.exclude_providers),
+            ),
+            role_weights=body.role_weights,
+        )
+    return RecommendationOut.model_validate(result)

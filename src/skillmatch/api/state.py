@@ -1,0 +1,241 @@
+"""The served bundle and its hot swap.
+
+Everything a request needs from a bundle (the bundle, its :class:`~skillmatch.matching.Matcher` and
+:class:`~skillmatch.catalogue.CredentialCatalogue`) is built once into an immutable :class:`Served`. A
+:class:`BundleHolder` keeps one reference to the current :class:`Served`; each request reads it once at its
+start (see :func:`skillmatch.api.deps.served`) and keeps using that object, so requests in flight finish on the
+bundle they started with. A reload builds the new :class:`Served` beside the old one, validates it and swaps the
+reference under a lock; a bundle that fails to load or validate is refused and the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skillmatch.bundle import Bundle, BundleError, check_encoder
+from skillmatch.catalogue import CredentialCatalogue
+from skillmatch.config import Settings
+from skillmatch.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
+from skillmatch.matching import Matcher
+
+log = logging.getLogger("skillmatch.api")
+
+
+class LockedEncoder:
+    """An encoder whose ``encode`` runs one call at a time.
+
+    Hugging Face tokenizers and the SQLite embedding cache are not safe under concurrent use from several
+    threads; the API serves requests from a thread pool, so the served encoder is wrapped in this.
+    """
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """The wrapped encoder's fingerprint."""
+        return self.inner.fingerprint
+
+    def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
+        """Encode under the lock (see :meth:`skillmatch.encoder.Encoder.encode`)."""
+        with self._lock:
+            return self.inner.encode(texts, progress=progress)
+
+
+class ReloadRefused(RuntimeError):
+    """A new bundle could not be loaded or failed validation; the old one keeps serving."""
+
+
+class NotReady(RuntimeError):
+    """No bundle is loaded yet."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded bundle with the objects built from it; never changed once built."""
+
+    bundle: Bundle
+    matcher: Matcher
+    catalogue: CredentialCatalogue
+    generation: int
+    loaded_at: float = field(default_factory=time.time)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``/ready`` and the reload endpoint report about this bundle."""
+        manifest = self.bundle.manifest
+        return {
+            "path": str(self.bundle.path),
+            "generation": self.generation,
+            "loaded_at": round(self.loaded_at, 3),
+            "created": manifest.get("created"),
+            "taxonomy": manifest.get("taxonomy", {}),
+            "model": {k: v for k, v in manifest.get("model", {}).items() if k in {"id", "dim"}},
+            "counts": {k: int(v) for k, v in manifest.get("counts", {}).items()},
+            "skillmatch": manifest.get("versions", {}).get("skillmatch"),
+        }
+
+
+def validate(bundle: Bundle) -> tuple[Matcher, CredentialCatalogue]:
+    """Build the matcher and catalogue of a loaded bundle and check it can serve; ValueError says why not."""
+    if not len(bundle.taxonomy.concepts):
+        raise ValueError(f"bundle {bundle.path} has no taxonomy concepts")
+    matcher = Matcher(bundle)
+    catalogue = CredentialCatalogue(matcher)
+    # one end-to-end call through the encoder and the label index: fails loudly on a broken index
+    bundle.linker.link([str(bundle.taxonomy.concepts["label"].iloc[0])], top_k=1)
+    return matcher, catalogue
+
+
+def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder | None:
+    """The encoder to load ``path`` with: ``current`` when it built that bundle, else a fresh locked one.
+
+    Returns None when the manifest cannot be read (``Bundle.load`` then reports the problem).
+    """
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        model = manifest["model"]
+        model_id = str(model["id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if current is not None:
+        try:
+            check_encoder(manifest, current, path)
+            return current
+        except BundleError:
+            pass
+    wanted = settings.model if "model" in settings.model_fields_set else model_id
+    serving = settings.model_copy(update={"use_cache": settings.api_use_cache})
+    return LockedEncoder(SentenceTransformerEncoder.from_settings(serving, wanted))
+
+
+def load_bundle(path: Path, settings: Settings, current: Encoder | None = None) -> Bundle:
+    """Load a bundle for serving, reusing ``current`` (the served encoder) when the bundle was built with it.
+
+    Raises:
+        BundleError: the bundle cannot be loaded (the message says why).
+    """
+    path = Path(path)
+    encoder = _encoder_for(path, settings, current)
+    return Bundle.load(path, settings=settings, encoder=encoder)
+
+
+#: Loads a bundle: ``loader(path, settings, current_encoder)`` (tests inject their own).
+Loader = Callable[[Path, Settings, Encoder | None], Bundle]
+#: Called with the new :class:`Served` after every swap (the metrics use it).
+SwapListener = Callable[[Served], None]
+#: Called with the reason when a bundle is refused.
+RefuseListener = Callable[[str], None]
+
+
+class BundleHolder:
+    """Holds the current :class:`Served`; reloads build a new one and swap the reference atomically."""
+
+    def __init__(self, settings: Settings, loader: Loader = load_bundle) -> None:
+        self.settings = settings
+        self._loader = loader
+        self._current: Served | None = None
+        self._generation = 0
+        self._swap_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._listeners: list[SwapListener] = []
+        self._refuse_listeners: list[RefuseListener] = []
+
+    def on_swap(self, listener: SwapListener) -> None:
+        """Call ``listener`` with each newly installed bundle (and now, if one is installed)."""
+        self._listeners.append(listener)
+        if self._current is not None:
+            listener(self._current)
+
+    def on_refuse(self, listener: RefuseListener) -> None:
+        """Call ``listener`` with the reason whenever a bundle is refused."""
+        self._refuse_listeners.append(listener)
+
+    @property
+    def ready(self) -> bool:
+        """Whether a bundle is installed."""
+        return self._current is not None
+
+    @property
+    def current(self) -> Served:
+        """The bundle to serve this request with (read once per request).
+
+        Raises:
+            NotReady: no bundle is installed yet.
+        """
+        served = self._current
+        if served is None:
+            raise NotReady("no bundle is loaded yet")
+        return served
+
+    def install(self, bundle: Bundle, matcher: Matcher | None = None) -> Served:
+        """Validate ``bundle`` (building its matcher unless given) and make it the served one.
+
+        Raises:
+            ValueError: the bundle cannot serve.
+        """
+        if matcher is None:
+            matcher, catalogue = validate(bundle)
+        else:
+            if matcher.bundle is not bundle:
+                raise ValueError("the matcher was built over another bundle")
+            catalogue = CredentialCatalogue(matcher)
+        with self._swap_lock:
+            self._generation += 1
+            served = Served(bundle, matcher, catalogue, self._generation)
+            self._current = served
+        for listener in self._listeners:
+            listener(served)
+        return served
+
+    def load(self, path: Path | None = None) -> Served:
+        """Load the bundle at ``path`` (default: the served bundle's path, else ``settings.bundle``), validate
+        it and swap it in; blocking (run it in a worker thread). Reloads run one at a time.
+
+        Raises:
+            ReloadRefused: no path is known, or the bundle cannot be loaded or fails validation; the bundle
+                served before (if any) is still served.
+        """
+        with self._reload_lock:
+            target = self._target(path)
+            previous = self._current
+            start = time.perf_counter()
+            try:
+                bundle = self._loader(target, self.settings, previous.bundle.encoder if previous else None)
+                served = self.install(bundle)
+            except Exception as exc:  # any failure to load or validate refuses the bundle
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+                reason = str(message) or exc.__class__.__name__
+                log.warning("bundle refused", extra={"bundle": str(target), "reason": reason})
+                for listener in self._refuse_listeners:
+                    listener(reason)
+                raise ReloadRefused(f"bundle {target} refused: {reason}") from exc
+            log.info(
+                "bundle loaded",
+                extra={
+                    "bundle": str(target),
+                    "generation": served.generation,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+                },
+            )
+            return served
+
+    def _target(self, path: Path | None) -> Path:
+        if path is not None:
+            return Path(path)
+        if self._current is not None:
+            return Path(self._current.bundle.path)
+        if self.settings.bundle is not None:
+            return Path(self.settings.bundle)
+        raise ReloadRefused("no bundle path: set SKILLMATCH_BUNDLE or give one")

@@ -1,0 +1,169 @@
+"""The tiny world of the API tests: taxonomy, credentials and postings for two bundles (v2 adds a credential),
+and the settings of the test apps. Ids are URIs, as in ESCO, so path parameters are exercised URL-encoded."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from skillmatch.api.security import hash_api_key
+from skillmatch.bundle import BuildInputs
+from skillmatch.config import Settings
+from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
+
+SKILL = "http://data.europa.eu/esco/skill/"
+OCC = "http://data.europa.eu/esco/occupation/"
+SQL, PY, STATS, EXCEL, COMM, PROG, NURSE = (
+    f"{SKILL}{name}"
+    for name in ("sql", "python", "statistics", "excel", "communication", "programming", "nursing")
+)
+ANALYST, NURSE_ROLE = f"{OCC}data-analyst", f"{OCC}nurse"
+SLASHED = "uni.example/courses/42"  # a credential id with slashes
+
+API_KEY = "test-key-0123456789"
+OTHER_KEY = "not-the-key"
+
+
+def _concept(cid: str, label: str, alts: list[str], broader: list[str] | None = None) -> dict[str, object]:
+    return {
+        "id": cid,
+        "label": label,
+        "alt_labels": alts,
+        "description": "",
+        "type": "skill",
+        "reuse_level": None,
+        "broader": broader or [],
+        "group_path": "",
+    }
+
+
+def _credential(cid: str, outcomes: list[str], **fields: object) -> dict[str, object]:
+    row: dict[str, object] = dict.fromkeys(CREDENTIAL_COLUMNS)
+    row.update(
+        id=cid,
+        title=f"Course {cid}",
+        provider="Uni",
+        description="",
+        learning_outcomes=outcomes,
+        skills=[],
+        level="beginner",
+        mode="online",
+        language="en",
+        duration_hours=10.0,
+        cost=100.0,
+        currency="EUR",
+        prerequisites=[],
+        stackable_into=[],
+    )
+    row.update(fields)
+    return row
+
+
+def _posting(pid: str, title: str, description: str, occupation: str | None = None) -> dict[str, object]:
+    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
+    row.update(id=pid, title=title, description=description, skills=[], occupation=occupation)
+    return row
+
+
+def world(extra_credentials: bool) -> BuildInputs:
+    """The inputs of a bundle; ``extra_credentials`` adds C-EXCEL (the v2 bundle)."""
+    concepts = pd.DataFrame(
+        [
+            _concept(SQL, "SQL", ["structured query language"]),
+            _concept(PROG, "computer programming", ["programming"]),
+            _concept(PY, "Python", ["python programming"], [PROG]),
+            _concept(STATS, "statistics", ["statistical analysis"]),
+            _concept(EXCEL, "spreadsheets", ["excel"]),
+            _concept(COMM, "communication", ["communicate"]),
+            _concept(NURSE, "nursing care", ["nursing"]),
+        ]
+    )
+    occupations = pd.DataFrame(
+        [
+            {
+                "id": ANALYST,
+                "label": "data analyst",
+                "alt_labels": ["analytics specialist"],
+                "description": "Analyses data.",
+                "isco_group": "2511",
+            },
+            {
+                "id": NURSE_ROLE,
+                "label": "nurse",
+                "alt_labels": ["staff nurse"],
+                "description": "",
+                "isco_group": "2221",
+            },
+        ],
+        columns=OCCUPATION_COLUMNS,
+    )
+    relations = pd.DataFrame(
+        [
+            (ANALYST, SQL, "essential"),
+            (ANALYST, PY, "essential"),
+            (ANALYST, STATS, "essential"),
+            (ANALYST, EXCEL, "optional"),
+            (ANALYST, COMM, "optional"),
+            (NURSE_ROLE, NURSE, "essential"),
+        ],
+        columns=["occupation_id", "skill_id", "relation"],
+    )
+    creds = [
+        _credential("C-SQL", ["Query data with SQL"], title="SQL for data analysis", duration_hours=20.0),
+        _credential(
+            "C-PY1", ["Write code with Python"], title="Python basics", cost=0.0, duration_hours=30.0
+        ),
+        _credential(
+            "C-PY2",
+            ["Python programming", "statistical analysis"],
+            title="Python for statistics",
+            level="intermediate",
+            duration_hours=40.0,
+            cost=200.0,
+            prerequisites=["C-PY1"],
+        ),
+        _credential(
+            "C-STAT",
+            ["statistics"],
+            title="Advanced statistics",
+            level="advanced",
+            duration_hours=60.0,
+            cost=500.0,
+            currency="USD",
+        ),
+        _credential("C-DE", ["statistics", "SQL"], title="Statistik und SQL", language="de", cost=10.0),
+        _credential(SLASHED, ["nursing care"], title="Nursing care in practice", mode="physical", cost=None),
+    ]
+    if extra_credentials:
+        creds.append(
+            _credential("C-EXCEL", ["Use spreadsheets (excel)"], title="Excel for analysts", cost=50.0)
+        )
+    posts = pd.DataFrame(
+        [
+            _posting("P1", "Data Analyst (m/f/d)", "SQL and Python"),
+            _posting("P2", "data analyst", "SQL, statistics"),
+            _posting("P3", "Analyst", "SQL", occupation=ANALYST),
+            _posting("P4", "Barista", "communicate with guests"),
+            _posting("P5", "Barista - weekends", "communicate"),
+        ],
+        columns=POSTING_COLUMNS,
+    )
+    tax = Taxonomy("test", "1", concepts, occupations, relations)
+    return BuildInputs(tax, pd.DataFrame(creds, columns=CREDENTIAL_COLUMNS), posts)
+
+
+def api_settings(**overrides: object) -> Settings:
+    """Settings of the test apps: small limits so the 413 paths are cheap to reach."""
+    values: dict[str, object] = {
+        "use_cache": False,
+        "link_min_score": 0.5,
+        "api_key_hashes": f"{hash_api_key(API_KEY)}, {hash_api_key('second-key')}",
+        "api_max_texts": 5,
+        "api_max_text_chars": 2000,
+        "api_max_skills": 10,
+        "api_max_roles": 3,
+        "api_max_cohort": 4,
+        "api_max_body_bytes": 32 * 1024,
+        "api_sighup_reload": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
