@@ -171,7 +171,7 @@ class SentenceTransformerEncoder:
                 show_progress_bar=False,
             )
             out[start : start + len(chunk)] = vecs
-            if self._cache:
+            if self._cache is not None:
                 self._cache.put_many(chunk, vecs)
             if progress:
                 progress(start + len(chunk), len(texts))
@@ -185,7 +185,7 @@ class SentenceTransformerEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         unique = list(dict.fromkeys(texts))
         self.stats["unique"] += len(unique)
-        known = self._cache.get_many(unique) if self._cache else {}
+        known = self._cache.get_many(unique) if self._cache is not None else {}
         self.stats["cache_hits"] += len(known)
         todo = [t for t in unique if t not in known]
         if todo:
