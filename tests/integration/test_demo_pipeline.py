@@ -186,7 +186,9 @@ def test_rebuild_uses_the_cache(tmp_path: Path, integration_settings: Settings) 
     settings = Settings(cache_dir=tmp_path / "cache")
     first = SentenceTransformerEncoder.from_settings(settings)
     run_build(read_inputs(*demo_paths()), tmp_path / "a", settings=settings, encoder=first)
-    assert first.stats["encoded"] > 1000 and first.stats["cache_hits"] == 0
+    # within one build, texts met again in a later stage (a phrase equal to a label) come from the cache
+    assert first.stats["encoded"] > 1000
+    assert first.stats["encoded"] + first.stats["cache_hits"] == first.stats["unique"]
     second = SentenceTransformerEncoder.from_settings(settings)
     run_build(read_inputs(*demo_paths()), tmp_path / "b", settings=settings, encoder=second)
     assert second.stats["encoded"] == 0
