@@ -68,7 +68,7 @@ class VectorIndex:
         if kind == "flat":
             index: faiss.Index = faiss.IndexFlatIP(dim)
             index.add(mat)
-            self.info_ = IndexInfo(kind="flat", rows=n, dim=dim)
+            self.info_ = IndexInfo(kind="flat", rows=n, dim=dim, recall_at_10=1.0)  # exact search
         elif kind == "hnsw":
             index = faiss.IndexHNSWFlat(dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = max(40, 2 * self.hnsw_m)
