@@ -67,8 +67,10 @@ def cohort_gaps(
             stats["gap"] += item.gap_weight
         gap = report.gap()
         held = set(learner.credentials_held)
-        for cid, cov in _coverage(matcher, gap).items():
-            if cid in held or _exclusion(matcher, cid, limits):
+        coverage, relevance = _coverage(matcher, gap, [i.skill_id for i in report.items])
+        for cid, cov in coverage.items():
+            off_target = relevance[cid] < matcher.params.min_relevance
+            if cid in held or off_target or _exclusion(matcher, cid, limits):
                 continue
             value = sum(gap[s] * v[0] for s, v in cov.items())
             if value > 0:

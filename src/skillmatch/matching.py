@@ -7,6 +7,7 @@ between requests. Nothing here is rebuilt per request.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,10 @@ class MatchParams:
     """Parameters of gap analysis and recommendation (documented in docs/matching.md)."""
 
     strong_link: float = 0.85
+    #: credentials teaching less than this share of on-target skills are left out as off-target
+    min_relevance: float = 1 / 3
+    #: a credential's degrees are scaled by relevance ** relevance_exponent
+    relevance_exponent: float = 0.5
     space: SpaceParams = field(default_factory=SpaceParams)
     fx_to_eur: tuple[tuple[str, float], ...] = tuple(DEFAULT_FX_TO_EUR.items())
 
@@ -72,6 +77,25 @@ class Matcher:
     def strength(self, link_score: float) -> float:
         """How fully a credential teaches a skill it links to at ``link_score`` (1.0 from ``strong_link`` up)."""
         return max(0.0, min(1.0, link_score / self.params.strong_link))
+
+    def relevance(self, profile_skills: Iterable[str], credential_ids: Iterable[str]) -> dict[str, float]:
+        """Share of what each credential teaches (weighted by link score) that the target profile needs.
+
+        A taught skill counts with its best credit towards any profile skill (same, broader/narrower or similar;
+        see :mod:`skillmatch.skillspace`). 1.0: everything it teaches is on target; 0.0: nothing is.
+        """
+        skills = list(dict.fromkeys(profile_skills))
+        near: dict[str, float] = {}
+        for relations in self.space.related(skills).values():
+            for rel in relations:
+                near[rel.other] = max(near.get(rel.other, 0.0), rel.credit)
+        out: dict[str, float] = {}
+        for cid in credential_ids:
+            links = self.credential_links.get(cid, [])
+            total = sum(score for _, score, _ in links)
+            on = sum(score * near.get(sid, 0.0) for sid, score, _ in links)
+            out[cid] = round(on / total, 4) if total else 0.0
+        return out
 
     def cost_in(self, cost: float | None, currency: str | None, target: str) -> float | None:
         """Convert a cost between currencies with the configured rates (None when unknown or unconvertible)."""

@@ -7,7 +7,7 @@ order the picks into a pathway and explain each pick and whatever gap remains.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,18 +47,32 @@ class Limits:
         self.currency = self.currency.strip().upper()
 
 
-def _coverage(matcher: Matcher, gap: dict[str, float]) -> dict[str, dict[str, tuple[float, str, str, str]]]:
-    """credential id -> gap skill -> (degree, outcome evidence, taught skill id, match kind)."""
+def _coverage(
+    matcher: Matcher, gap: dict[str, float], profile_skills: Iterable[str]
+) -> tuple[dict[str, dict[str, tuple[float, str, str, str]]], dict[str, float]]:
+    """How much each credential covers each gap skill, and each credential's relevance to the profile.
+
+    Returns ``(coverage, relevance)``: coverage is credential id -> gap skill -> (degree, outcome evidence, taught
+    skill id, match kind); relevance is credential id -> share of what it teaches that ``profile_skills`` need.
+    Degrees are scaled by relevance ** exponent, so a credential that teaches a gap skill in passing, among mostly
+    unrelated ones (a palliative-care course's "communication" for a data analyst), counts for less.
+    """
     related = matcher.space.related(gap)
-    out: dict[str, dict[str, tuple[float, str, str, str]]] = {}
+    raw: dict[str, dict[str, tuple[float, str, str, str]]] = {}
     for sid in gap:
         for rel in related[sid]:
             for cid, score, evidence in matcher.credentials_by_skill.get(rel.other, []):
-                degree = round(rel.credit * matcher.strength(score), 4)
-                current = out.setdefault(cid, {}).get(sid)
+                degree = rel.credit * matcher.strength(score)
+                current = raw.setdefault(cid, {}).get(sid)
                 if current is None or degree > current[0]:
-                    out[cid][sid] = (degree, evidence, rel.other, rel.kind)
-    return out
+                    raw[cid][sid] = (degree, evidence, rel.other, rel.kind)
+    relevance = matcher.relevance(profile_skills, raw)
+    exponent = matcher.params.relevance_exponent
+    coverage = {
+        cid: {sid: (round(v[0] * relevance[cid] ** exponent, 4), *v[1:]) for sid, v in cov.items()}
+        for cid, cov in raw.items()
+    }
+    return coverage, relevance
 
 
 def _exclusion(matcher: Matcher, cid: str, limits: Limits) -> str | None:
@@ -117,7 +131,7 @@ def recommend(
     report: GapReport = analyse_gap(matcher, profile, role_ids, role_weights)
     gap = report.gap()
     held = set(learner.credentials_held)
-    coverage = _coverage(matcher, gap)
+    coverage, relevance = _coverage(matcher, gap, [i.skill_id for i in report.items])
     excluded: dict[str, str] = {}
     for cid in _prerequisite_closure(matcher, set(coverage)):
         if cid in held:
@@ -125,7 +139,15 @@ def recommend(
         reason = _exclusion(matcher, cid, limits)
         if reason:
             excluded[cid] = reason
-    eligible_ids = _prerequisite_closure(matcher, {c for c in coverage if c not in excluded}) - set(excluded)
+    off_target = {
+        c
+        for c in coverage
+        if c not in excluded and c not in held and relevance[c] < matcher.params.min_relevance
+    }
+    seeds = {c for c in coverage if c not in excluded and c not in off_target}
+    # prerequisites of on-target credentials stay eligible even when they are broad themselves
+    eligible_ids = _prerequisite_closure(matcher, seeds) - set(excluded)
+    excluded.update({c: "off_target" for c in off_target - eligible_ids})
     candidates = []
     for cid in sorted(eligible_ids | (held & set(matcher.credentials_by_id))):
         c = matcher.credentials_by_id[cid]
@@ -187,6 +209,7 @@ def recommend(
                 },
                 "cost_in_currency": round(by_id[cid].cost, 2),
                 "gain": round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
+                "relevance": relevance.get(cid, 0.0),
                 "covers": covers,
                 "prerequisites": list(c.get("prerequisites") or []),
                 "required_by": selection.brought_in_by.get(cid) if selection else None,
@@ -203,12 +226,14 @@ def recommend(
                 teachers = [cid for cid, cov in coverage.items() if sid in cov and cid not in held]
                 if not teachers:
                     reason = "not_taught"
-                elif all(cid in excluded for cid in teachers if coverage[cid][sid][0] > r.achieved):
-                    reason = (
-                        "excluded_by_filters"
-                        if any(coverage[cid][sid][0] > r.achieved for cid in teachers)
-                        else "partly_covered_only"
-                    )
+                else:
+                    better = [cid for cid in teachers if coverage[cid][sid][0] > r.achieved]
+                    if not better:
+                        reason = "partly_covered_only"
+                    elif all(excluded.get(cid) == "off_target" for cid in better):
+                        reason = "taught_only_off_target"
+                    else:
+                        reason = "excluded_by_filters"
             remaining.append(
                 {
                     "skill_id": sid,

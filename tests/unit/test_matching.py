@@ -91,6 +91,8 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
             concept(EXCEL, "spreadsheets", ["excel"]),
             concept(COMM, "communication", ["communicate"]),
             concept(NURSE, "nursing care", ["nursing"]),
+            concept("c:wounds", "wound care", ["dress wounds"]),
+            concept("c:palliative", "palliative care", ["end of life care"]),
         ]
     )
     occupations = pd.DataFrame(
@@ -120,6 +122,8 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
             ("o:analyst", EXCEL, "optional"),
             ("o:analyst", COMM, "optional"),
             ("o:nurse", NURSE, "essential"),
+            ("o:nurse", "c:wounds", "essential"),
+            ("o:nurse", "c:palliative", "optional"),
         ],
         columns=["occupation_id", "skill_id", "relation"],
     )
@@ -139,6 +143,13 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
             credential("C-STAT", ["statistics"], level="advanced", hours=60, cost=500, currency="USD"),
             credential("C-DE", ["statistics", "SQL"], level="beginner", hours=10, cost=10, language="de"),
             credential("C-NURSE", ["nursing care"], level="beginner", hours=50, cost=50, mode="physical"),
+            credential(
+                "C-CARE",
+                ["nursing care", "wound care", "palliative care", "communicate"],
+                level="beginner",
+                hours=5,
+                cost=0,
+            ),
         ],
         columns=CREDENTIAL_COLUMNS,
     )
@@ -189,8 +200,8 @@ def test_role_profiles_blend_postings_and_taxonomy(matcher: Matcher) -> None:
     assert weights == sorted(weights, reverse=True)
     # a role without postings still has a profile from the taxonomy
     nurse = matcher.roles.profile("o:nurse")
-    assert nurse["skill_id"].tolist() == [NURSE]
-    assert nurse["weight"].iloc[0] == pytest.approx(0.6)
+    assert nurse["skill_id"].tolist() == [NURSE, "c:wounds", "c:palliative"]  # ties by id
+    assert nurse["weight"].tolist() == pytest.approx([0.6, 0.6, 0.25])
     cluster = matcher.roles.resolve("Barista")
     assert COMM in set(matcher.roles.profile(cluster)["skill_id"])
 
@@ -231,7 +242,8 @@ def test_gap_analysis_exact_partial_and_missing(matcher: Matcher) -> None:
 
 
 def test_recommend_brings_in_prerequisites_and_explains(matcher: Matcher) -> None:
-    result = recommend(matcher, Learner(skills=["SQL"]), ["o:analyst"], Limits(languages=["en"]))
+    limits = Limits(languages=["en"], levels=["beginner", "intermediate"])  # C-STAT is advanced
+    result = recommend(matcher, Learner(skills=["SQL"]), ["o:analyst"], limits)
     ids = [s["credential"]["id"] for s in result["pathway"]]
     assert "C-PY2" in ids and "C-PY1" in ids
     assert ids.index("C-PY1") < ids.index("C-PY2")
@@ -240,7 +252,9 @@ def test_recommend_brings_in_prerequisites_and_explains(matcher: Matcher) -> Non
     assert {c["skill_id"] for c in step["covers"]} >= {PY, STATS}
     assert all(c["outcome"] for c in step["covers"])
     assert result["coverage_after"] > result["coverage_before"]
-    assert result["excluded"] == {"language": ["C-DE"]}
+    assert result["excluded"]["language"] == ["C-DE"]
+    assert result["excluded"]["level"] == ["C-STAT"]
+    assert all(0 < s["relevance"] <= 1 for s in result["pathway"])
 
 
 def test_recommend_respects_budget_and_reports_remaining_gap(matcher: Matcher) -> None:
@@ -271,6 +285,18 @@ def test_recommend_filters_and_currency(matcher: Matcher) -> None:
     )
     assert [s["credential"]["id"] for s in cheap["pathway"]] == ["C-STAT"]
     assert cheap["totals"]["cost"] == pytest.approx(460.0)  # 500 USD at 0.92
+
+
+def test_off_target_credentials_are_left_out(matcher: Matcher) -> None:
+    result = recommend(matcher, Learner(skills=["SQL", "Python", "statistics", "excel"]), ["o:analyst"])
+    # C-CARE teaches "communicate" among nursing skills: mostly off target for a data analyst
+    assert "C-CARE" not in [s["credential"]["id"] for s in result["pathway"]]
+    assert result["excluded"]["off_target"] == ["C-CARE"]
+    reasons = {r["skill_id"]: r["reason"] for r in result["remaining_gap"]}
+    assert reasons[COMM] == "taught_only_off_target"
+    # for a nurse the same credential is on target
+    nurse = recommend(matcher, Learner(skills=["SQL"]), ["o:nurse"])
+    assert "C-CARE" in [s["credential"]["id"] for s in nurse["pathway"]]
 
 
 def test_limits_validation() -> None:
