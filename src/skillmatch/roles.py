@@ -49,6 +49,8 @@ class RoleParams:
     prior_optional: float = 0.25
     prior_strength: float = 5.0
     min_weight: float = 0.05
+    #: postings that must ask for a skill the taxonomy does not relate to the role (when it has >= 3 postings)
+    min_support: int = 2
     max_skills: int = 60
 
 
@@ -180,6 +182,8 @@ def role_profiles(
         skill_rows = []
         for sid in set(role_counts) | set(rels):
             c = role_counts.get(sid, 0)
+            if sid not in rels and n >= 3 and c < params.min_support:
+                continue  # one mention among several postings is more likely noise than demand
             share = (c + 0.5) / (n + 1.0) if n else 0.0
             prior = prior_of.get(rels.get(sid, ""), 0.0)
             weight = (1 - lam) * prior + lam * share if rels else share

@@ -346,3 +346,26 @@ def test_unknown_credential_held(matcher: Matcher) -> None:
 
 def test_bundle_path_is_a_path(matcher: Matcher) -> None:
     assert isinstance(matcher.bundle.path, Path)
+
+
+def test_profile_weights_and_noise_floor() -> None:
+    from skillmatch.roles import RoleParams, role_profiles
+
+    roles = pd.DataFrame({"id": ["r"]})
+    assignments = pd.DataFrame({"posting_id": ["p1", "p2", "p3", "p4"], "role_id": "r"})
+    posting_skills = pd.DataFrame(
+        {
+            "posting_id": ["p1", "p2", "p3", "p4", "p1", "p1", "p2"],
+            "skill_id": ["a", "a", "a", "a", "b", "noise", "b"],
+        }
+    )
+    relations = pd.DataFrame(
+        {"occupation_id": ["r", "r"], "skill_id": ["a", "c"], "relation": ["essential", "optional"]}
+    )
+    prof = role_profiles(roles, assignments, posting_skills, relations, RoleParams()).set_index("skill_id")
+    lam = 4 / 9
+    assert prof.loc["a", "weight"] == pytest.approx((1 - lam) * 0.6 + lam * 4.5 / 5, abs=1e-4)
+    assert prof.loc["b", "weight"] == pytest.approx(lam * 2.5 / 5, abs=1e-4)  # no relation: postings only
+    assert prof.loc["c", "weight"] == pytest.approx((1 - lam) * 0.25 + lam * 0.5 / 5, abs=1e-4)
+    assert "noise" not in prof.index  # one mention in four postings, no taxonomy relation
+    assert prof.loc["a", "postings"] == 4 and prof.loc["a", "postings_total"] == 4
