@@ -19,6 +19,7 @@ from rich.table import Table
 from skillmatch.bundle import Bundle, BundleError
 from skillmatch.config import Settings, get_settings
 from skillmatch.encoder import ModelLoadError
+from skillmatch.finetune import app as finetune_app
 from skillmatch.schema import InputError
 
 if TYPE_CHECKING:
@@ -493,3 +494,8 @@ def demo(
                 ensure_demo_bundle(out, rebuild=rebuild, progress=progress)  # type: ignore[arg-type]
         err.print(f"serving {out} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
         run_server(out, host=host, port=port, workers=1)
+
+
+# --- quality --------------------------------------------------------------------------------------------------
+
+app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
