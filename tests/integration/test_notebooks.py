@@ -38,3 +38,19 @@ def test_01_explore(demo_bundle_path: Path, tmp_path: Path) -> None:
     assert "image/png" in str([o.get("data", {}).keys() for c in nb.cells for o in c.get("outputs", [])])
     assert "coverage" in text
     assert "teachable_share" in text
+
+
+def test_02_finetune_encoder(esco_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "encoder"
+    overrides = {
+        "TAXONOMY": str(esco_dir),
+        "OUT": str(out),
+        "MAX_PAIRS": 128,
+        "EVAL_SAMPLE": 300,
+        "REBUILD_BUNDLE": str(tmp_path / "bundle"),
+    }
+    nb = execute("02_finetune_encoder.ipynb", overrides, tmp_path)
+    assert (out / "skillmatch_training.json").exists()
+    manifest = (tmp_path / "bundle" / "manifest.json").read_text()
+    assert str(out.resolve()) in manifest
+    assert "fine-tuned" in outputs_text(nb)
