@@ -26,7 +26,7 @@ from skillmatch import __version__
 from skillmatch.config import Settings
 from skillmatch.encoder import Encoder, SentenceTransformerEncoder
 from skillmatch.index import VectorIndex, faiss_version
-from skillmatch.linking import SkillLinker, label_table
+from skillmatch.linking import SkillLinker, label_table, link_options
 from skillmatch.schema import Reject, Taxonomy, rejects_to_frame
 
 FORMAT_VERSION = 1
@@ -256,9 +256,7 @@ def build_bundle(
         labels,
         label_index,
         dict(zip(tax.concepts["id"], tax.concepts["label"], strict=True)),
-        candidates=settings.link_candidates,
-        min_score=settings.link_min_score,
-        top_k=settings.link_top_k,
+        **link_options(settings),
     )
     outcomes, credential_skills = timed(
         "link credentials", lambda: link_credentials(linker, inputs.credentials, progress)
@@ -361,11 +359,7 @@ def _manifest(
             "occupations": vars(bundle.occupation_index.info_),
             "outcomes": vars(bundle.outcome_index.info_),
         },
-        "linking": {
-            "min_score": bundle.settings.link_min_score,
-            "candidates": bundle.settings.link_candidates,
-            "top_k": bundle.settings.link_top_k,
-        },
+        "linking": link_options(bundle.settings),
         "timings_s": timings,
         "files": {
             p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
@@ -403,10 +397,18 @@ class Bundle:
             self.labels,
             self.label_index,
             dict(zip(self.taxonomy.concepts["id"], self.taxonomy.concepts["label"], strict=True)),
-            candidates=self.settings.link_candidates,
-            min_score=self.manifest.get("linking", {}).get("min_score", self.settings.link_min_score),
-            top_k=self.settings.link_top_k,
+            **self.linking_options(),
         )
+
+    def linking_options(self) -> dict[str, Any]:
+        """The linker options: those recorded in the manifest at build time, unless set explicitly in settings
+        (e.g. ``SKILLMATCH_LINK_MIN_SCORE``), so a served bundle links like it was built."""
+        options = link_options(self.settings)
+        explicit = self.settings.model_fields_set
+        for key, value in self.manifest.get("linking", {}).items():
+            if key in options and f"link_{key}" not in explicit:
+                options[key] = value
+        return options
 
     def _write(self, folder: Path) -> None:
         tax = self.taxonomy

@@ -7,6 +7,7 @@ Nothing here is read at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,11 +46,32 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(128, ge=8)
 
     link_min_score: float = Field(
-        0.60, ge=-1.0, le=1.0, description="Calibrated default threshold of the linker (see docs/linking.md)."
+        0.62,
+        ge=-1.0,
+        le=1.0,
+        description="Calibrated default threshold of the linker (see docs/evaluation.md).",
     )
     link_top_k: int = Field(10, ge=1, le=1000, description="Default number of skills returned per text.")
     link_candidates: int = Field(
         40, ge=1, le=2000, description="Label hits fetched per phrase before aggregation."
+    )
+    link_lexical_weight: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Weight of word TF-IDF similarity blended into label scores (0: off).",
+    )
+    link_context_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the whole sentence's similarity to a label hit by one of its phrases (0: off).",
+    )
+    link_ngram_max_words: int = Field(
+        12, ge=0, le=100, description="Phrases up to this many words also link their word 1-3-grams (0: off)."
+    )
+    link_multi_hit_bonus: float = Field(
+        0.0, ge=0.0, le=0.2, description="Score bonus per further phrase that hits a skill (0: off)."
     )
 
     bundle: Path | None = Field(None, description="Bundle served by the API.")
@@ -81,6 +103,31 @@ class Settings(BaseSettings):
     )
     api_sighup_reload: bool = Field(True, description="Reload the served bundle on SIGHUP.")
     api_log_level: str = Field("INFO", description="Log level of the API server (JSON logs on stderr).")
+
+    # --- performance --------------------------------------------------------------------------------------
+    # Speed levers (measured in docs/performance.md); owned by the performance work.
+    encoder_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto",
+        description="Encoder runtime: torch (sentence-transformers), onnx (ONNX Runtime: same vectors, about 2x "
+        "faster; needs onnxruntime), onnx-int8 (int8 weights: faster still, different vectors and fingerprint) "
+        "or auto (onnx when onnxruntime is installed and the model exports, else torch).",
+    )
+    encoder_threads: int = Field(
+        0, ge=0, le=256, description="Compute threads of the encoder (0: the library default, one per core)."
+    )
+    encoder_memory_cache: int = Field(
+        20_000, ge=0, description="Entries of the encoder's in-memory LRU of vectors (0: off)."
+    )
+    onnx_dir: Path | None = Field(
+        None, description="Folder of ONNX exports of the encoder (default: <cache_dir>/onnx)."
+    )
+    index_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="FAISS (OpenMP) threads; 0: auto (1 in the API server, one per core elsewhere). Applied by "
+        "skillmatch.threads.apply_thread_settings.",
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

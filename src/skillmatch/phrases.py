@@ -54,6 +54,64 @@ _NOT_A_SKILL = {
     "years",
     "year",
 }
+#: Words that never start or end a skill n-gram on their own.
+_FILLER = _NOT_A_SKILL | {
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "with",
+    "by",
+    "from",
+    "as",
+    "is",
+    "are",
+    "be",
+    "our",
+    "your",
+    "their",
+    "his",
+    "her",
+    "its",
+    "who",
+    "which",
+    "will",
+    "can",
+    "must",
+    "should",
+    "not",
+    "strong",
+    "good",
+    "great",
+    "excellent",
+    "solid",
+    "proven",
+    "basic",
+    "advanced",
+    "deep",
+    "working",
+    "plus",
+    "similar",
+    "etc",
+    "e.g",
+    "i.e",
+    "using",
+    "use",
+    "such",
+    "other",
+    "new",
+    "able",
+    "well",
+    "also",
+    "very",
+}
 _TRAIL = re.compile(r"[\s.!?,;:]+$")
 _TRAIL_CUE = re.compile(r"\s+(?:skills?|experience|knowledge|expertise|proficiency|abilities|ability)$", re.I)
 _MAX_PHRASE_WORDS = 12
@@ -94,21 +152,48 @@ def candidate_phrases(sentence: str) -> list[str]:
     return out
 
 
+def word_ngrams(text: str, max_n: int = 3) -> list[str]:
+    """The word n-grams of a short text (1 to ``max_n`` words), in order, without the text itself.
+
+    Words are split on white space with surrounding punctuation trimmed; n-grams made only of cue or filler
+    words ("experience", "and", "with") are left out.
+    """
+    words = [w.strip(".,;:!?()[]{}\"'") for w in text.split()]
+    words = [w for w in words if w]
+    out: list[str] = []
+    for n in range(1, min(max_n, len(words) - 1) + 1):
+        for start in range(len(words) - n + 1):
+            gram = words[start : start + n]
+            if all(w.lower() in _FILLER for w in gram):
+                continue
+            if gram[0].lower() in _FILLER or gram[-1].lower() in _FILLER:
+                continue
+            out.append(" ".join(gram))
+    return out
+
+
+def sentence_segments(text: str) -> list[tuple[str, list[str]]]:
+    """The segments of a text grouped by sentence: ``(sentence, segments)`` pairs in order of appearance.
+
+    A sentence's segments are the sentence itself (when not too long) and its candidate phrases. Segments are
+    de-duplicated case-insensitively across the whole text (a repeat stays with its first sentence), so a
+    sentence may end up with no segments.
+    """
+    seen: set[str] = set()
+    out: list[tuple[str, list[str]]] = []
+    for sentence in split_sentences(text):
+        segs: list[str] = []
+        parts = [sentence] if len(sentence.split()) <= _MAX_SENTENCE_WORDS else []
+        for segment in [*parts, *candidate_phrases(sentence)]:
+            key = segment.lower()
+            if key and key not in seen:
+                seen.add(key)
+                segs.append(segment)
+        out.append((sentence, segs))
+    return out
+
+
 def segments(text: str) -> list[str]:
     """All segments of a text to match against skill labels: each sentence (when not too long) and its
     candidate phrases; de-duplicated case-insensitively, in order of appearance."""
-    seen: set[str] = set()
-    out: list[str] = []
-
-    def add(segment: str) -> None:
-        key = segment.lower()
-        if key and key not in seen:
-            seen.add(key)
-            out.append(segment)
-
-    for sentence in split_sentences(text):
-        if len(sentence.split()) <= _MAX_SENTENCE_WORDS:
-            add(sentence)
-        for phrase in candidate_phrases(sentence):
-            add(phrase)
-    return out
+    return [segment for _, segs in sentence_segments(text) for segment in segs]

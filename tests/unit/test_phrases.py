@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skillmatch.phrases import candidate_phrases, segments, split_sentences
+from skillmatch.phrases import candidate_phrases, segments, sentence_segments, split_sentences, word_ngrams
 
 
 def test_sentences_and_bullets() -> None:
@@ -34,3 +34,31 @@ def test_segments_keep_sentence_and_phrases_once() -> None:
 def test_empty_and_whitespace() -> None:
     assert segments("") == []
     assert segments("  \n \n") == []
+
+
+def test_sentence_segments_group_by_sentence_and_match_segments() -> None:
+    text = "Knowledge of SQL and Excel. Use Excel daily\n- Python"
+    groups = sentence_segments(text)
+    assert [sentence for sentence, _ in groups] == ["Knowledge of SQL and Excel", "Use Excel daily", "Python"]
+    assert groups[0][1] == ["Knowledge of SQL and Excel", "SQL", "Excel"]
+    assert groups[1][1] == ["Use Excel daily"]  # "Excel" was already a segment of the first sentence
+    assert [s for _, segs in groups for s in segs] == segments(text)
+
+
+def test_word_ngrams_of_short_keyword_lists() -> None:
+    assert word_ngrams("javascript reactjs java") == [
+        "javascript",
+        "reactjs",
+        "java",
+        "javascript reactjs",
+        "reactjs java",
+    ]
+    # the text itself is not repeated; filler words neither start nor end an n-gram
+    assert word_ngrams("C# or other backend languages", 2) == [
+        "C#",
+        "backend",
+        "languages",
+        "backend languages",
+    ]
+    assert word_ngrams("(SQL),") == []
+    assert word_ngrams("") == []
