@@ -481,7 +481,9 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo bundle is built.")] = Path(
         "models/bundles/demo"
     ),
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild the demo bundle even if present.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the demo bundle even if present.")
+    ] = False,
 ) -> None:
     """Build the demo bundle (data/demo) if absent, then serve it on http://127.0.0.1:8000."""
     from skillmatch.api.server import ensure_demo_bundle
@@ -499,3 +501,32 @@ def demo(
 # --- quality --------------------------------------------------------------------------------------------------
 
 app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
+
+
+@app.command()
+def evaluate(
+    bundle: BundleOpt,
+    data: Annotated[
+        Path, typer.Option("--data", help="Shared data folder holding benchmarks/ (see docs/evaluation.md).")
+    ] = Path("../shared/data"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the results as JSON.")
+    ] = None,
+    normalisation_sample: Annotated[
+        int,
+        typer.Option(
+            "--normalisation-sample", min=10, help="Concepts whose alternative labels are held out."
+        ),
+    ] = 2000,
+) -> None:
+    """Evaluate a bundle on the public benchmarks, beside lexical and dense baselines; prints a table."""
+    from skillmatch.evaluate import format_table, run_all
+
+    if not data.is_dir():
+        fail(f"{data}: no such folder (give --data PATH to the shared data with benchmarks/)")
+    loaded = load_bundle(bundle, get_settings())
+    with friendly_errors():
+        results = run_all(loaded, data, normalisation_sample=normalisation_sample)
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    sys.stdout.write(format_table(results) + "\n")
