@@ -714,3 +714,19 @@ def format_table(results: Mapping[str, Any]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([*lines, *notes])
+
+
+def results_frame(results: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`run_all` results as a long table: task, set, method, metric, value (for plots and notebooks)."""
+    parts = [results] if "task" in results else [v for v in results.values() if isinstance(v, Mapping)]
+    rows = []
+    for part in parts:
+        if "skipped" in part:
+            continue
+        task = str(part.get("task", "?"))
+        for set_name, data in part.get("sets", {"-": part}).items():
+            for method, metrics in data.get("methods", {}).items():
+                for metric, value in metrics.items():
+                    if metric not in {"seconds", "n"} and isinstance(value, (int, float)):
+                        rows.append((task, set_name, method, metric, float(value)))
+    return pd.DataFrame(rows, columns=["task", "set", "method", "metric", "value"])

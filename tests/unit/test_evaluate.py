@@ -435,3 +435,27 @@ def test_format_table_of_one_part_and_of_nothing() -> None:
     table = format_table(part)
     assert "acc@1" in table and "0.500" in table and "seconds" not in table
     assert format_table({"task": "y", "skipped": "no data"}) == "y: skipped (no data)"
+
+
+def test_results_frame_is_long_and_skips_skipped_parts() -> None:
+    from skillmatch.evaluate import results_frame
+
+    results = {
+        "bundle": "x",
+        "skill_extraction": {
+            "task": "skill_extraction",
+            "sets": {
+                "tech": {
+                    "methods": {
+                        "pipeline": {"rp@5": 0.7, "mrr": 0.6, "n": 75, "seconds": 1.0},
+                        "tfidf": {"rp@5": 0.6, "mrr": 0.5, "n": 75},
+                    }
+                }
+            },
+        },
+        "job_titles": {"task": "job_titles", "skipped": "no data"},
+    }
+    frame = results_frame(results)
+    assert len(frame) == 4
+    assert set(frame["metric"]) == {"rp@5", "mrr"}
+    assert frame.query("method == 'pipeline' and metric == 'rp@5'")["value"].item() == 0.7
