@@ -125,6 +125,19 @@ def _link_table(
     return pd.DataFrame(rows, columns=[owner_column, *LINK_COLUMNS])
 
 
+def _explicit_links(linker: SkillLinker, owners: pd.DataFrame, owner_column: str) -> pd.DataFrame:
+    """Normalise the explicit ``skills`` lists of ``owners`` (credentials or postings) to concepts."""
+    pairs = [(oid, s) for oid, skills in zip(owners["id"], owners["skills"], strict=True) for s in skills]
+    return _link_table(
+        linker,
+        [o for o, _ in pairs],
+        [s for _, s in pairs],
+        "explicit",
+        owner_column=owner_column,
+        explicit=True,
+    )
+
+
 def best_links(frame: pd.DataFrame, owner_column: str) -> pd.DataFrame:
     """Keep the best-scoring row per (owner, skill); rows sorted by owner then score descending."""
     if frame.empty:
@@ -155,17 +168,7 @@ def link_credentials(
         progress=progress,
         stage="link credentials",
     )
-    explicit_pairs = [
-        (cid, s) for cid, skills in zip(credentials["id"], credentials["skills"], strict=True) for s in skills
-    ]
-    explicit = _link_table(
-        linker,
-        [c for c, _ in explicit_pairs],
-        [s for _, s in explicit_pairs],
-        "explicit",
-        owner_column="credential_id",
-        explicit=True,
-    )
+    explicit = _explicit_links(linker, credentials, "credential_id")
     return outcomes, best_links(pd.concat([linked, explicit], ignore_index=True), "credential_id")
 
 
@@ -186,17 +189,7 @@ def link_postings(
         progress=progress,
         stage="link postings",
     )
-    explicit_pairs = [
-        (pid, s) for pid, skills in zip(postings["id"], postings["skills"], strict=True) for s in skills
-    ]
-    explicit = _link_table(
-        linker,
-        [p for p, _ in explicit_pairs],
-        [s for _, s in explicit_pairs],
-        "explicit",
-        owner_column="posting_id",
-        explicit=True,
-    )
+    explicit = _explicit_links(linker, postings, "posting_id")
     return best_links(pd.concat([linked, explicit], ignore_index=True), "posting_id")
 
 

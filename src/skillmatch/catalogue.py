@@ -28,23 +28,6 @@ MAX_OUTCOME_HITS = 1000
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
-#: The fields of a credential shown in search results (the detail view shows every column).
-SUMMARY_FIELDS = (
-    "id",
-    "title",
-    "provider",
-    "url",
-    "level",
-    "mode",
-    "language",
-    "duration_hours",
-    "cost",
-    "currency",
-    "credits",
-    "credit_system",
-    "eqf_level",
-)
-
 
 def _words(text: str) -> set[str]:
     """Lower-cased content words of a text (stop words and one-letter tokens removed)."""
@@ -229,8 +212,7 @@ class CredentialCatalogue:
 
     def summary(self, cid: str) -> dict[str, Any]:
         """The summary fields of one credential."""
-        c = self.matcher.credentials_by_id[cid]
-        return {k: c.get(k) for k in SUMMARY_FIELDS}
+        return self.matcher.credential_summary(cid)
 
     def get(self, cid: str) -> dict[str, Any]:
         """Every field of one credential plus the taxonomy skills it is linked to (best first).

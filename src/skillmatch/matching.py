@@ -21,6 +21,25 @@ from skillmatch.skillspace import SkillSpace, SpaceParams
 DEFAULT_FX_TO_EUR: dict[str, float] = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "INR": 0.011, "CHF": 1.05}
 
 
+#: The fields of a credential shown in recommendations and search results.
+CREDENTIAL_SUMMARY_FIELDS = (
+    "id",
+    "title",
+    "provider",
+    "url",
+    "level",
+    "mode",
+    "language",
+    "duration_hours",
+    "cost",
+    "currency",
+    "credits",
+    "credit_system",
+    "eqf_level",
+    "stackable_into",
+)
+
+
 @dataclass(frozen=True)
 class MatchParams:
     """Parameters of gap analysis and recommendation (documented in docs/matching.md)."""
@@ -109,5 +128,6 @@ class Matcher:
         return float(cost) * self.fx[src] / self.fx[target.upper()]
 
     def credential_summary(self, cid: str) -> dict[str, Any]:
-        """The public fields of one credential."""
-        return dict(self.credentials_by_id[cid])
+        """The summary fields of one credential (:data:`CREDENTIAL_SUMMARY_FIELDS`)."""
+        c = self.credentials_by_id[cid]
+        return {k: c.get(k) for k in CREDENTIAL_SUMMARY_FIELDS}

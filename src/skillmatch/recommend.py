@@ -189,24 +189,7 @@ def recommend(
         steps.append(
             {
                 "step": n,
-                "credential": {
-                    k: c.get(k)
-                    for k in (
-                        "id",
-                        "title",
-                        "provider",
-                        "url",
-                        "level",
-                        "mode",
-                        "language",
-                        "duration_hours",
-                        "cost",
-                        "currency",
-                        "credits",
-                        "credit_system",
-                        "stackable_into",
-                    )
-                },
+                "credential": matcher.credential_summary(cid),
                 "cost_in_currency": round(by_id[cid].cost, 2),
                 "gain": round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
                 "relevance": relevance.get(cid, 0.0),
