@@ -1,13 +1,24 @@
 """Load test of the API: start the server on a bundle, send a bounded number of requests, report latency.
 
 Starts ``python -m skillmatch.api`` on 127.0.0.1 (a free port) in a subprocess, waits for ``/ready``, warms up,
-then sends ``--requests`` POST /v1/recommendations (each with ``--skills`` skills drawn from a role's profile and
-the taxonomy, and one target role) and ``--extract-requests`` POST /v1/skills/extract (one posting or outcome
-text each) at ``--concurrency`` with httpx, and prints p50/p95/p99 latency, throughput, errors and the server's
-resident memory (current and peak, summed over its worker processes). Payloads are drawn with a fixed seed.
+then for each concurrency in ``--concurrency`` runs three phases with httpx and prints p50/p95/p99 latency,
+throughput and errors of each, and the server's resident memory (current and peak, summed over its worker
+processes):
+
+* ``recommendations/new``: ``--requests`` POST /v1/recommendations, each with ``--skills`` skill phrases that the
+  server has never seen (each phrase of the run is unique and is not a taxonomy label: it is a label with a
+  qualifier such as "hands-on" or "experience with"), so every phrase is encoded: the worst case;
+* ``recommendations/repeat``: the same number of requests whose phrases are drawn from a pool of
+  ``--pool`` phrases (half plain labels, half qualified) with Zipf-like frequencies, as in real traffic where
+  popular skills come back again and again;
+* ``skills/extract``: ``--extract-requests`` POST /v1/skills/extract with one posting text each.
+
+Each recommendation has one target role (among roles with a skill profile) and skills half from that role's
+profile, half anywhere in the taxonomy. Payloads are drawn with a fixed seed. Server settings come from the
+environment (e.g. ``SKILLMATCH_ENCODER_BACKEND=torch``) or ``--env KEY=VALUE``.
 
     python bench/load.py --bundle models/bundles/demo
-    python bench/load.py --bundle /tmp/esco-lead --requests 500 --json bench-esco.json
+    python bench/load.py --bundle /tmp/esco-1000 --concurrency 1 8 --json bench/load-esco.json
 """
 
 from __future__ import annotations
@@ -16,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -31,6 +41,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from common import load_snapshot, machine
 
 
 @dataclass
@@ -49,6 +60,7 @@ class PhaseResult:
     mean_ms: float = 0.0
     max_ms: float = 0.0
     throughput_rps: float = 0.0
+    client_cpu_ms: float = 0.0  # CPU time of this load generator per request (it shares the machine)
 
 
 def free_port() -> int:
@@ -85,9 +97,45 @@ def server_memory_mib(pid: int) -> tuple[float, float]:
     return round(rss / 1024, 1), round(peak / 1024, 1)
 
 
-def recommendation_payloads(bundle: Path, n: int, skills: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` recommendation requests: a role with a profile, and ``skills`` skills (half from its profile)."""
-    rng = random.Random(seed)
+#: Qualifiers that turn a label into a phrase the server has not seen (and that is not a label itself).
+QUALIFIERS = [
+    "hands-on {}",
+    "experience with {}",
+    "basic {}",
+    "advanced {}",
+    "strong {} skills",
+    "{} (self-taught)",
+    "practical {}",
+    "some {}",
+    "good knowledge of {}",
+    "{} in practice",
+]
+
+
+class PhraseMaker:
+    """Makes skill phrases from labels; ``fresh`` never returns a phrase twice in one run."""
+
+    def __init__(self, labels: list[str], seed: int) -> None:
+        self.labels = set(labels)
+        self.lower = {label.lower() for label in labels}
+        self.used: set[str] = set()
+        self.rng = random.Random(seed)
+
+    def fresh(self, label: str) -> str:
+        """A qualified form of ``label`` not used before and not a label itself."""
+        for template in self.rng.sample(QUALIFIERS, len(QUALIFIERS)):
+            phrase = template.format(label)
+            if phrase not in self.used and phrase.lower() not in self.lower:
+                self.used.add(phrase)
+                return phrase
+        n = 2
+        while f"{label} ({n})" in self.used:
+            n += 1
+        self.used.add(f"{label} ({n})")
+        return f"{label} ({n})"
+
+
+def _roles_and_labels(bundle: Path) -> tuple[dict[str, list[str]], list[str], list[str]]:
     profiles = pd.read_parquet(bundle / "role_profiles.parquet")
     concepts = pd.read_parquet(bundle / "concepts.parquet")
     labels = dict(zip(concepts["id"], concepts["label"], strict=True))
@@ -97,13 +145,45 @@ def recommendation_payloads(bundle: Path, n: int, skills: int, seed: int) -> lis
     roles = sorted(r for r, s in by_role.items() if len(s) >= 2)
     if not roles:
         raise SystemExit(f"{bundle}: no role has a skill profile; cannot build recommendation requests")
-    all_labels = sorted(labels.values())
+    return by_role, roles, sorted(labels.values())
+
+
+def recommendation_payloads(
+    bundle: Path,
+    n: int,
+    skills: int,
+    seed: int,
+    *,
+    mode: str = "labels",
+    pool: int = 300,
+    maker: PhraseMaker | None = None,
+) -> list[dict[str, Any]]:
+    """``n`` recommendation requests: a role with a profile, and ``skills`` skills (half from its profile).
+
+    ``mode`` "labels": the skills are preferred labels; "new": every phrase is new (see :class:`PhraseMaker`;
+    pass one ``maker`` to all calls of a run); "repeat": phrases come from a pool of ``pool`` phrases (half plain
+    labels, half qualified) drawn with Zipf-like weights (1/rank).
+    """
+    rng = random.Random(seed)
+    by_role, roles, all_labels = _roles_and_labels(bundle)
+    maker = maker or PhraseMaker(all_labels, seed)
+    if mode == "repeat":
+        picked = rng.sample(
+            sorted({s for r in roles for s in by_role[r]} | set(rng.sample(all_labels, pool))), pool
+        )
+        phrases = [p if i % 2 == 0 else rng.choice(QUALIFIERS).format(p) for i, p in enumerate(picked)]
+        weights = [1 / (rank + 1) for rank in range(len(phrases))]
     out = []
     for _ in range(n):
         role = rng.choice(roles)
-        own = rng.sample(by_role[role], min(len(by_role[role]), (skills + 1) // 2))
-        other = rng.sample(all_labels, skills - len(own))
-        out.append({"roles": [role], "skills": own + other, "max_hours": 120, "languages": ["en"]})
+        if mode == "repeat":
+            chosen = list(dict.fromkeys(rng.choices(phrases, weights=weights, k=skills)))
+        else:
+            own = rng.sample(by_role[role], min(len(by_role[role]), (skills + 1) // 2))
+            chosen = own + rng.sample(all_labels, skills - len(own))
+            if mode == "new":
+                chosen = [maker.fresh(label) for label in chosen]
+        out.append({"roles": [role], "skills": chosen, "max_hours": 120, "languages": ["en"]})
     return out
 
 
@@ -146,9 +226,9 @@ async def run_phase(
                 errors.append(f"{exc.__class__.__name__}: {exc}")
             latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     ms = np.asarray(latencies) * 1000
     return PhaseResult(
         name=name,
@@ -163,6 +243,7 @@ async def run_phase(
         mean_ms=round(float(ms.mean()), 1),
         max_ms=round(float(ms.max()), 1),
         throughput_rps=round(len(payloads) / seconds, 1),
+        client_cpu_ms=round(cpu / len(payloads) * 1000, 2),
     )
 
 
@@ -186,12 +267,16 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float) -
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     """Start the server, run the phases, stop the server; returns the report."""
     bundle = Path(args.bundle).resolve()
-    rec = recommendation_payloads(bundle, args.requests + args.warmup, args.skills, args.seed)
-    ext = extract_payloads(bundle, args.extract_requests + args.warmup, args.seed)
+    _, _, all_labels = _roles_and_labels(bundle)
+    maker = PhraseMaker(all_labels, args.seed)
+    warm_rec = recommendation_payloads(bundle, args.warmup, args.skills, args.seed + 100, mode="labels")
+    ext = extract_payloads(bundle, args.extract_requests * len(args.concurrency) + args.warmup, args.seed)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    extra_env = dict(item.split("=", 1) for item in args.env)
     env = {
         **os.environ,
+        **extra_env,
         "SKILLMATCH_BUNDLE": str(bundle),
         "SKILLMATCH_API_HOST": "127.0.0.1",
         "SKILLMATCH_API_PORT": str(port),
@@ -201,28 +286,43 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     log = tempfile.NamedTemporaryFile(prefix="skillmatch-bench-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "skillmatch.api"], env=env, stdout=log, stderr=log)
+    command = (
+        [sys.executable, str(Path(__file__).resolve().parent / "proposed_server.py")]
+        if args.server == "proposed"
+        else [sys.executable, "-m", "skillmatch.api"]
+    )
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    phases: list[PhaseResult] = []
+    loads: list[dict[str, Any]] = []
     try:
         ready = await wait_ready(base, proc, args.startup_timeout)
         startup_s = round(time.perf_counter() - started, 1)
         rss_loaded, _ = server_memory_mib(proc.pid)
-        limits = httpx.Limits(
-            max_connections=args.concurrency * 2, max_keepalive_connections=args.concurrency * 2
-        )
+        top = max(args.concurrency)
+        limits = httpx.Limits(max_connections=top * 2, max_keepalive_connections=top * 2)
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-            await run_phase(client, "warm-up", "/v1/recommendations", rec[: args.warmup], args.concurrency)
-            await run_phase(client, "warm-up", "/v1/skills/extract", ext[: args.warmup], args.concurrency)
-            phases = [
-                await run_phase(
-                    client, "recommendations", "/v1/recommendations", rec[args.warmup :], args.concurrency
+            await run_phase(client, "warm-up", "/v1/recommendations", warm_rec, top)
+            await run_phase(client, "warm-up", "/v1/skills/extract", ext[: args.warmup], top)
+            for n, conc in enumerate(args.concurrency):
+                new = recommendation_payloads(
+                    bundle, args.requests, args.skills, args.seed + 10 * n, mode="new", maker=maker
                 )
-            ]
-            if args.extract_requests:
-                phases.append(
-                    await run_phase(
-                        client, "skills/extract", "/v1/skills/extract", ext[args.warmup :], args.concurrency
+                repeat = recommendation_payloads(
+                    bundle, args.requests, args.skills, args.seed + 10 * n + 1, mode="repeat", pool=args.pool
+                )
+                work = [
+                    ("recommendations/new", "/v1/recommendations", new),
+                    ("recommendations/repeat", "/v1/recommendations", repeat),
+                ]
+                if args.extract_requests:
+                    lo = args.warmup + n * args.extract_requests
+                    work.append(
+                        ("skills/extract", "/v1/skills/extract", ext[lo : lo + args.extract_requests])
                     )
-                )
+                for name, path, payloads in work:
+                    loads.append({"phase": name, "concurrency": conc, **load_snapshot()})
+                    phases.append(await run_phase(client, name, path, payloads, conc))
+                    print(f"[{name} c={conc}] {asdict(phases[-1])}", file=sys.stderr, flush=True)
         rss_after, rss_peak = server_memory_mib(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -234,22 +334,21 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bundle": str(bundle),
         "counts": ready["bundle"]["counts"],
-        "machine": {
-            "cpus": os.cpu_count(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "settings": {
             "workers": args.workers,
+            "server": args.server,
             "concurrency": args.concurrency,
             "skills_per_request": args.skills,
+            "repeat_pool": args.pool,
             "warmup": args.warmup,
             "seed": args.seed,
+            "env": {k: v for k, v in env.items() if k.startswith("SKILLMATCH_")},
         },
         "startup_s": startup_s,
         "server_rss_mib": {"after_load": rss_loaded, "after_run": rss_after, "peak": rss_peak},
         "phases": [asdict(p) for p in phases],
+        "loads": loads,
         "server_log": log.name,
     }
 
@@ -262,20 +361,24 @@ def print_report(report: dict[str, Any]) -> None:
         f"{report['counts'].get('credentials')} credentials, {report['counts'].get('roles')} roles)"
     )
     print(
-        f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; workers {report['settings']['workers']}; "
+        f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}; workers {report['settings']['workers']}; "
+        f"server {report['settings']['server']}; "
         f"server ready after {report['startup_s']} s"
     )
     print(
-        f"{'phase':<18}{'requests':>9}{'conc':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'req/s':>8}{'errors':>8}"
+        f"{'phase':<24}{'requests':>9}{'conc':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'req/s':>8}{'errors':>8}{'client CPU ms':>15}"
     )
     for p in report["phases"]:
         print(
-            f"{p['name']:<18}{p['requests']:>9}{p['concurrency']:>6}{p['p50_ms']:>9}{p['p95_ms']:>9}"
-            f"{p['p99_ms']:>9}{p['max_ms']:>9}{p['throughput_rps']:>8}{p['errors']:>8}"
+            f"{p['name']:<24}{p['requests']:>9}{p['concurrency']:>6}{p['p50_ms']:>9}{p['p95_ms']:>9}"
+            f"{p['p99_ms']:>9}{p['max_ms']:>9}{p['throughput_rps']:>8}{p['errors']:>8}{p['client_cpu_ms']:>15}"
         )
         for sample in p["error_samples"]:
             print(f"    error: {sample}")
+    for snap in report["loads"]:
+        busy = "; ".join(snap["busy"]) or "nothing else busy"
+        print(f"  {snap['phase']} c={snap['concurrency']}: load {snap['load']}; busy: {busy}")
     rss = report["server_rss_mib"]
     print(
         f"server RSS: {rss['after_load']} MiB after load, {rss['after_run']} MiB after the run, "
@@ -289,11 +392,25 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--bundle", required=True, type=Path, help="Bundle folder to serve.")
-    parser.add_argument("--requests", type=int, default=2000, help="Recommendation requests (default 2000).")
     parser.add_argument(
-        "--extract-requests", type=int, default=500, help="Extraction requests (default 500)."
+        "--requests", type=int, default=1000, help="Recommendation requests per phase (default 1000)."
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight (default 8).")
+    parser.add_argument(
+        "--extract-requests", type=int, default=100, help="Extraction requests per concurrency (default 100)."
+    )
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 8], help="Requests in flight (default: 1 then 8)."
+    )
+    parser.add_argument(
+        "--pool", type=int, default=300, help="Phrases in the repeat phase's pool (default 300)."
+    )
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable).")
+    parser.add_argument(
+        "--server",
+        choices=["plain", "proposed"],
+        default="plain",
+        help="plain: python -m skillmatch.api; proposed: with the serving levers not yet wired (bench/proposed_server.py).",
+    )
     parser.add_argument(
         "--skills", type=int, default=5, help="Skills per recommendation request (default 5)."
     )
@@ -305,7 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.bundle / "manifest.json").is_file():
         parser.error(f"{args.bundle} is not a skillmatch bundle (no manifest.json)")
-    if min(args.requests, args.concurrency, args.skills, args.workers) < 1 or args.extract_requests < 0:
+    if args.server == "proposed" and args.workers != 1:
+        parser.error("--server proposed patches one process: use --workers 1")
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes KEY=VALUE")
+    if min(args.requests, *args.concurrency, args.skills, args.workers) < 1 or args.extract_requests < 0:
         parser.error("--requests, --concurrency, --skills and --workers must be >= 1")
     report = asyncio.run(bench(args))
     print_report(report)

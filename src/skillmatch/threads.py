@@ -1,0 +1,33 @@
+"""Thread settings of the compute libraries (FAISS's OpenMP pool), applied once per process.
+
+On a small machine a server must not let every library start one thread per core: FAISS's OpenMP threads keep
+spinning after each search and take the cores the encoder and the request threads need (on 2 busy cores, a
+5-phrase request was about twice as slow with FAISS on 2 threads as on 1; docs/performance.md). Builds, which
+search in large batches and build HNSW graphs, gain from all cores.
+"""
+
+from __future__ import annotations
+
+from skillmatch.config import Settings
+
+
+def index_threads(settings: Settings, *, serving: bool = False) -> int:
+    """The FAISS thread count to use: ``settings.index_threads``, or when it is 0 (auto) 1 for a server and
+    0 (the library default, one per core) otherwise."""
+    if settings.index_threads:
+        return settings.index_threads
+    return 1 if serving else 0
+
+
+def apply_thread_settings(settings: Settings, *, serving: bool = False) -> dict[str, int]:
+    """Set FAISS's OpenMP thread count for this process (see :func:`index_threads`); returns what was set.
+
+    Call it once at start-up: from the API's lifespan with ``serving=True``, from the CLI otherwise. The
+    encoder's threads are set by the encoder itself (``encoder_threads``).
+    """
+    import faiss
+
+    wanted = index_threads(settings, serving=serving)
+    if wanted:
+        faiss.omp_set_num_threads(wanted)
+    return {"faiss": int(faiss.omp_get_max_threads())}

@@ -1,0 +1,118 @@
+"""Speed levers of the encoder with the real model: the ONNX Runtime backend, the memory LRU, the fast path."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skillmatch.bundle import BundleError, check_encoder
+from skillmatch.config import Settings
+from skillmatch.encoder import SentenceTransformerEncoder
+from skillmatch.fastpath import KnownVectorEncoder
+from skillmatch.index import VectorIndex
+
+pytest.importorskip("onnxruntime", reason="the ONNX backend needs onnxruntime (pip install onnxruntime)")
+
+pytestmark = pytest.mark.integration
+
+TEXTS = [
+    "Python",
+    "manage a team of nurses",
+    "We are looking for a data engineer with strong SQL and Spark skills to build pipelines.",
+    "Café management, Öl und Gas",
+    " ".join(["logistics planning and warehouse operations"] * 80),  # longer than 256 tokens: truncated
+    "manage a team of nurses",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(onnx_dir: Path) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(backend="onnx", onnx_dir=onnx_dir, batch_size=2)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1)
+
+
+def test_onnx_gives_the_torch_vectors(onnx_encoder: SentenceTransformerEncoder, real_encoder) -> None:  # type: ignore[no-untyped-def]
+    ours = onnx_encoder.encode(TEXTS)
+    torch_vectors = real_encoder.encode(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert cosines(ours, torch_vectors).min() > 0.9999
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert onnx_encoder.fingerprint == real_encoder.fingerprint  # bundles are interchangeable
+    assert onnx_encoder.max_seq_length == real_encoder.max_seq_length == 256
+
+
+def test_an_export_is_made_once_and_reused(onnx_encoder: SentenceTransformerEncoder, onnx_dir: Path) -> None:
+    files = sorted(onnx_dir.iterdir())
+    assert [f.suffix for f in files if not f.name.startswith(".")] == [".json", ".onnx", ".json"]
+    stamps = [f.stat().st_mtime_ns for f in files]
+    start = time.perf_counter()
+    again = SentenceTransformerEncoder(backend="onnx", onnx_dir=onnx_dir)
+    assert time.perf_counter() - start < 30
+    assert again._model is None  # torch was not needed
+    assert [f.stat().st_mtime_ns for f in sorted(onnx_dir.iterdir())] == stamps
+    np.testing.assert_allclose(again.encode(TEXTS[:2]), onnx_encoder.encode(TEXTS[:2]), atol=1e-6)
+
+
+def test_int8_is_close_but_has_its_own_fingerprint(
+    onnx_encoder: SentenceTransformerEncoder, onnx_dir: Path
+) -> None:
+    int8 = SentenceTransformerEncoder(backend="onnx-int8", onnx_dir=onnx_dir)
+    assert int8.fingerprint == onnx_encoder.fingerprint + "+int8"
+    assert cosines(int8.encode(TEXTS), onnx_encoder.encode(TEXTS)).min() > 0.9
+    manifest = {"model": {"id": onnx_encoder.model_id, "fingerprint": onnx_encoder.fingerprint, "dim": 384}}
+    with pytest.raises(BundleError, match="fingerprint"):
+        check_encoder(manifest, int8, Path("bundle"))
+
+
+def test_the_memory_cache_serves_repeated_texts(onnx_dir: Path, tmp_path: Path) -> None:
+    encoder = SentenceTransformerEncoder(
+        backend="onnx", onnx_dir=onnx_dir, memory_cache=3, cache_dir=tmp_path
+    )
+    first = encoder.encode(TEXTS[:3])
+    assert encoder.stats["encoded"] == 3 and encoder.stats["memory_hits"] == 0
+    second = encoder.encode(TEXTS[:3])
+    assert encoder.stats["encoded"] == 3 and encoder.stats["memory_hits"] == 3
+    np.testing.assert_array_equal(first, second)
+    encoder.encode(TEXTS[3:5])  # evicts two entries; they come back from the disk cache, not the model
+    encoder.encode(TEXTS[:3])
+    assert encoder.stats["encoded"] == 5
+    assert encoder.stats["cache_hits"] == encoder.stats["unique"] - encoder.stats["encoded"]
+
+
+def test_auto_picks_onnx_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path, onnx_dir=onnx_dir, encoder_threads=1, encoder_memory_cache=7)
+    encoder = SentenceTransformerEncoder.from_settings(settings)
+    assert settings.encoder_backend == "auto"
+    assert encoder.backend == "onnx"
+    assert encoder.threads == 1 and encoder._memory is not None and encoder._memory.capacity == 7
+
+
+def test_bad_backend_and_threads_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown encoder backend 'gpu'"):
+        SentenceTransformerEncoder(backend="gpu")
+    with pytest.raises(ValueError, match="threads"):
+        SentenceTransformerEncoder(threads=-1)
+
+
+def test_fast_path_vectors_equal_encoded_vectors(
+    onnx_encoder: SentenceTransformerEncoder, real_encoder
+) -> None:  # type: ignore[no-untyped-def]
+    labels = ["Python (computer programming)", "manage a team of nurses", "café management"]
+    index = VectorIndex(kind="flat").build(onnx_encoder.encode(labels))
+    fast = KnownVectorEncoder.from_index(onnx_encoder, labels, index)
+    queries = ["PYTHON (Computer  Programming)", "Cafe management", "manage a team"]
+    assert fast.lookup(queries) == [0, 2, -1]
+    assert onnx_encoder.normalise_text("Café") == real_encoder.normalise_text("Café") == "cafe"
+    # the model sees the same tokens, so reading the vector back is exactly as good as encoding
+    assert cosines(fast.encode(queries), real_encoder.encode(queries)).min() > 0.9999

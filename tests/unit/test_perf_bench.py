@@ -1,0 +1,66 @@
+"""The load benchmark's request makers: "new" phrases are never repeated nor labels; "repeat" ones come back."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def load_bench() -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_load", BENCH / "load.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_load"] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture()
+def bundle(tmp_path: Path) -> Path:
+    labels = [f"skill {i}" for i in range(40)]
+    pd.DataFrame({"id": [f"s{i}" for i in range(40)], "label": labels}).to_parquet(
+        tmp_path / "concepts.parquet"
+    )
+    pd.DataFrame({"role_id": ["r1"] * 10 + ["r2"] * 10, "skill_id": [f"s{i}" for i in range(20)]}).to_parquet(
+        tmp_path / "role_profiles.parquet"
+    )
+    return tmp_path
+
+
+def test_new_phrases_are_unique_and_never_labels(load_bench: ModuleType, bundle: Path) -> None:
+    labels = [f"skill {i}" for i in range(40)]
+    maker = load_bench.PhraseMaker(labels, seed=0)
+    first = load_bench.recommendation_payloads(bundle, 30, 5, 0, mode="new", maker=maker)
+    second = load_bench.recommendation_payloads(bundle, 30, 5, 1, mode="new", maker=maker)
+    phrases = [s for p in first + second for s in p["skills"]]
+    assert len(phrases) == 300
+    assert len(set(phrases)) == 300
+    assert not set(phrases) & set(labels)
+    assert all(p["roles"][0] in {"r1", "r2"} for p in first)
+
+
+def test_repeat_phrases_come_back_with_skewed_frequencies(load_bench: ModuleType, bundle: Path) -> None:
+    payloads = load_bench.recommendation_payloads(bundle, 200, 5, 0, mode="repeat", pool=20)
+    counts = Counter(s for p in payloads for s in p["skills"])
+    assert len(counts) <= 20
+    assert counts.most_common(1)[0][1] > 5 * counts.most_common()[-1][1]
+    assert all(len(p["skills"]) == len(set(p["skills"])) for p in payloads)
+
+
+def test_payloads_are_reproducible(load_bench: ModuleType, bundle: Path) -> None:
+    a = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
+    b = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
+    assert a == b
