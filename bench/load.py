@@ -343,7 +343,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "repeat_pool": args.pool,
             "warmup": args.warmup,
             "seed": args.seed,
-            "env": {k: v for k, v in env.items() if k.startswith("SKILLMATCH_")},
+            "env": {k: v for k, v in env.items() if k.startswith("SKILLMATCH_") and "KEY" not in k},
         },
         "startup_s": startup_s,
         "server_rss_mib": {"after_load": rss_loaded, "after_run": rss_after, "peak": rss_peak},
