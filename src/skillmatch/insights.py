@@ -16,7 +16,10 @@ def taxonomy_summary(bundle: Bundle) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "type": concepts["type"].fillna("unknown"),
-            "group": [p.split(" > ")[0] if isinstance(p, str) and p else "(no group)" for p in concepts["group_path"]],
+            "group": [
+                p.split(" > ")[0] if isinstance(p, str) and p else "(no group)"
+                for p in concepts["group_path"]
+            ],
             "taught": concepts["id"].isin(taught),
             "asked": concepts["id"].isin(asked),
         }
@@ -53,7 +56,9 @@ def catalogue_coverage(matcher: Matcher, *, min_postings: int = 0) -> pd.DataFra
                 default=0.0,
             )
         weight = float(profile["weight"].sum())
-        teachable = float(sum(w * best[s] for s, w in zip(profile["skill_id"], profile["weight"], strict=True)))
+        teachable = float(
+            sum(w * best[s] for s, w in zip(profile["skill_id"], profile["weight"], strict=True))
+        )
         untaught = [matcher.concept_labels.get(s, s) for s in profile["skill_id"] if best[s] == 0][:5]
         rows.append(
             {
