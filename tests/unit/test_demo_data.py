@@ -14,47 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from skillmatch.readers.generic import GENERIC_COLUMNS
+from skillmatch.schema import CREDENTIAL_COLUMNS, POSTING_COLUMNS
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo"
 ESCO_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "esco" / "v1.1.1"
 
-TAXONOMY_COLUMNS = [
-    "id",
-    "label",
-    "alt_labels",
-    "description",
-    "type",
-    "parent",
-    "isco_group",
-    "essential_skills",
-    "optional_skills",
-]
-CREDENTIAL_COLUMNS = [
-    "id",
-    "title",
-    "provider",
-    "url",
-    "description",
-    "learning_outcomes",
-    "skills",
-    "level",
-    "eqf_level",
-    "nsqf_level",
-    "mode",
-    "language",
-    "duration_hours",
-    "credits",
-    "credit_system",
-    "cost",
-    "currency",
-    "assessment",
-    "quality_assurance",
-    "prerequisites",
-    "stackable_into",
-    "issuer",
-    "issuer_country",
-]
-POSTING_COLUMNS = ["id", "title", "description", "skills", "occupation", "location", "date", "source"]
+TAXONOMY_COLUMNS = GENERIC_COLUMNS
 LIST_FIELDS = ["learning_outcomes", "skills", "prerequisites", "stackable_into"]
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 DEMO_SKILL_PREFIX = "urn:skillmatch:demo:skill:"
