@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from skillmatch.schema import POSTING_COLUMNS
+
 
 class HashingEncoder:
     """A deterministic stand-in for fast tests: bag of hashed character trigrams, L2-normalised.
@@ -45,20 +47,29 @@ class HashingEncoder:
         return np.stack([self._one(t) for t in texts])
 
 
+def concept_row(cid: str, label: str, alts: list[str], broader: list[str] | None = None) -> dict[str, object]:
+    """One row of a concepts table (schema.CONCEPT_COLUMNS)."""
+    return {
+        "id": cid,
+        "label": label,
+        "alt_labels": alts,
+        "description": "",
+        "type": "skill",
+        "reuse_level": None,
+        "broader": broader or [],
+        "group_path": "",
+    }
+
+
+def posting_row(
+    pid: str, title: str, description: str, *, skills: list[str] | None = None, occupation: str | None = None
+) -> dict[str, object]:
+    """One row of a postings table (schema.POSTING_COLUMNS)."""
+    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
+    row.update(id=pid, title=title, description=description, skills=skills or [], occupation=occupation)
+    return row
+
+
 def make_concepts(rows: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
     """A concepts table (schema.CONCEPT_COLUMNS) from (id, label, alt_labels) triples."""
-    return pd.DataFrame(
-        [
-            {
-                "id": i,
-                "label": label,
-                "alt_labels": alts,
-                "description": "",
-                "type": "skill",
-                "reuse_level": None,
-                "broader": [],
-                "group_path": "",
-            }
-            for i, label, alts in rows
-        ]
-    )
+    return pd.DataFrame([concept_row(i, label, alts) for i, label, alts in rows])

@@ -4,6 +4,7 @@ and the settings of the test apps. Ids are URIs, as in ESCO, so path parameters 
 from __future__ import annotations
 
 import pandas as pd
+from fakes import concept_row, posting_row
 
 from skillmatch.api.security import hash_api_key
 from skillmatch.bundle import BuildInputs
@@ -21,19 +22,6 @@ SLASHED = "uni.example/courses/42"  # a credential id with slashes
 
 API_KEY = "test-key-0123456789"
 OTHER_KEY = "not-the-key"
-
-
-def _concept(cid: str, label: str, alts: list[str], broader: list[str] | None = None) -> dict[str, object]:
-    return {
-        "id": cid,
-        "label": label,
-        "alt_labels": alts,
-        "description": "",
-        "type": "skill",
-        "reuse_level": None,
-        "broader": broader or [],
-        "group_path": "",
-    }
 
 
 def _credential(cid: str, outcomes: list[str], **fields: object) -> dict[str, object]:
@@ -58,23 +46,17 @@ def _credential(cid: str, outcomes: list[str], **fields: object) -> dict[str, ob
     return row
 
 
-def _posting(pid: str, title: str, description: str, occupation: str | None = None) -> dict[str, object]:
-    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
-    row.update(id=pid, title=title, description=description, skills=[], occupation=occupation)
-    return row
-
-
 def world(extra_credentials: bool) -> BuildInputs:
     """The inputs of a bundle; ``extra_credentials`` adds C-EXCEL (the v2 bundle)."""
     concepts = pd.DataFrame(
         [
-            _concept(SQL, "SQL", ["structured query language"]),
-            _concept(PROG, "computer programming", ["programming"]),
-            _concept(PY, "Python", ["python programming"], [PROG]),
-            _concept(STATS, "statistics", ["statistical analysis"]),
-            _concept(EXCEL, "spreadsheets", ["excel"]),
-            _concept(COMM, "communication", ["communicate"]),
-            _concept(NURSE, "nursing care", ["nursing"]),
+            concept_row(SQL, "SQL", ["structured query language"]),
+            concept_row(PROG, "computer programming", ["programming"]),
+            concept_row(PY, "Python", ["python programming"], [PROG]),
+            concept_row(STATS, "statistics", ["statistical analysis"]),
+            concept_row(EXCEL, "spreadsheets", ["excel"]),
+            concept_row(COMM, "communication", ["communicate"]),
+            concept_row(NURSE, "nursing care", ["nursing"]),
         ]
     )
     occupations = pd.DataFrame(
@@ -139,11 +121,11 @@ def world(extra_credentials: bool) -> BuildInputs:
         )
     posts = pd.DataFrame(
         [
-            _posting("P1", "Data Analyst (m/f/d)", "SQL and Python"),
-            _posting("P2", "data analyst", "SQL, statistics"),
-            _posting("P3", "Analyst", "SQL", occupation=ANALYST),
-            _posting("P4", "Barista", "communicate with guests"),
-            _posting("P5", "Barista - weekends", "communicate"),
+            posting_row("P1", "Data Analyst (m/f/d)", "SQL and Python"),
+            posting_row("P2", "data analyst", "SQL, statistics"),
+            posting_row("P3", "Analyst", "SQL", occupation=ANALYST),
+            posting_row("P4", "Barista", "communicate with guests"),
+            posting_row("P5", "Barista - weekends", "communicate"),
         ],
         columns=POSTING_COLUMNS,
     )

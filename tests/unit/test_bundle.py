@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import HashingEncoder, make_concepts
+from fakes import HashingEncoder, make_concepts, posting_row
 
 from skillmatch.bundle import BuildInputs, Bundle, BundleError, build_bundle
 from skillmatch.config import Settings
@@ -25,12 +25,6 @@ def credential(cid: str, outcomes: list[str], skills: list[str] | None = None) -
         prerequisites=[],
         stackable_into=[],
     )
-    return row
-
-
-def posting(pid: str, title: str, description: str, skills: list[str] | None = None) -> dict[str, object]:
-    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
-    row.update(id=pid, title=title, description=description, skills=skills or [])
     return row
 
 
@@ -67,7 +61,8 @@ def inputs() -> BuildInputs:
         columns=CREDENTIAL_COLUMNS,
     )
     posts = pd.DataFrame(
-        [posting("P1", "Data analyst", "You know SQL and Excel.", ["python"])], columns=POSTING_COLUMNS
+        [posting_row("P1", "Data analyst", "You know SQL and Excel.", skills=["python"])],
+        columns=POSTING_COLUMNS,
     )
     return BuildInputs(tax, creds, posts, rejects=[Reject("x.csv", 3, "cost", "negative")])
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import HashingEncoder
+from fakes import HashingEncoder, concept_row, posting_row
 
 from skillmatch.bundle import BuildInputs, Bundle, build_bundle
 from skillmatch.cohort import cohort_gaps
@@ -26,19 +26,6 @@ SQL, PY, STATS, EXCEL, COMM, PROG, NURSE = (
     "c:programming",
     "c:nursing",
 )
-
-
-def concept(cid: str, label: str, alts: list[str], broader: list[str] | None = None) -> dict[str, object]:
-    return {
-        "id": cid,
-        "label": label,
-        "alt_labels": alts,
-        "description": "",
-        "type": "skill",
-        "reuse_level": None,
-        "broader": broader or [],
-        "group_path": "",
-    }
 
 
 def credential(
@@ -74,25 +61,19 @@ def credential(
     return row
 
 
-def posting(pid: str, title: str, description: str, occupation: str | None = None) -> dict[str, object]:
-    row: dict[str, object] = dict.fromkeys(POSTING_COLUMNS)
-    row.update(id=pid, title=title, description=description, skills=[], occupation=occupation)
-    return row
-
-
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     concepts = pd.DataFrame(
         [
-            concept(SQL, "SQL", ["structured query language"]),
-            concept(PROG, "computer programming", ["programming"]),
-            concept(PY, "Python", ["python programming"], [PROG]),
-            concept(STATS, "statistics", ["statistical analysis"]),
-            concept(EXCEL, "spreadsheets", ["excel"]),
-            concept(COMM, "communication", ["communicate"]),
-            concept(NURSE, "nursing care", ["nursing"]),
-            concept("c:wounds", "wound care", ["dress wounds"]),
-            concept("c:palliative", "palliative care", ["end of life care"]),
+            concept_row(SQL, "SQL", ["structured query language"]),
+            concept_row(PROG, "computer programming", ["programming"]),
+            concept_row(PY, "Python", ["python programming"], [PROG]),
+            concept_row(STATS, "statistics", ["statistical analysis"]),
+            concept_row(EXCEL, "spreadsheets", ["excel"]),
+            concept_row(COMM, "communication", ["communicate"]),
+            concept_row(NURSE, "nursing care", ["nursing"]),
+            concept_row("c:wounds", "wound care", ["dress wounds"]),
+            concept_row("c:palliative", "palliative care", ["end of life care"]),
         ]
     )
     occupations = pd.DataFrame(
@@ -155,11 +136,11 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     )
     posts = pd.DataFrame(
         [
-            posting("P1", "Data Analyst (m/f/d)", "SQL and Python"),
-            posting("P2", "data analyst", "SQL, statistics"),
-            posting("P3", "Analyst", "SQL", occupation="o:analyst"),
-            posting("P4", "Barista", "communicate with guests"),
-            posting("P5", "Barista - weekends", "communicate"),
+            posting_row("P1", "Data Analyst (m/f/d)", "SQL and Python"),
+            posting_row("P2", "data analyst", "SQL, statistics"),
+            posting_row("P3", "Analyst", "SQL", occupation="o:analyst"),
+            posting_row("P4", "Barista", "communicate with guests"),
+            posting_row("P5", "Barista - weekends", "communicate"),
         ],
         columns=POSTING_COLUMNS,
     )
