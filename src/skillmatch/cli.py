@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -181,16 +182,7 @@ def extract(
         [
             {
                 "text": text,
-                "skills": [
-                    {
-                        "id": s.id,
-                        "label": s.label,
-                        "score": s.score,
-                        "evidence": s.evidence,
-                        "matched_label": s.matched_label,
-                    }
-                    for s in found
-                ],
+                "skills": [s.to_dict() for s in found],
             }
             for text, found in zip(texts, results, strict=True)
         ]
@@ -287,16 +279,7 @@ def roles(
         [
             {
                 "query": q,
-                "roles": [
-                    {
-                        "id": h.id,
-                        "label": h.label,
-                        "score": h.score,
-                        "postings": h.postings,
-                        "matched_label": h.matched_label,
-                    }
-                    for h in hits
-                ],
+                "roles": [asdict(h) for h in hits],
             }
             for q, hits in zip(queries, results, strict=True)
         ]
