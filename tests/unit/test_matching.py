@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from fakes import HashingEncoder, concept_row, posting_row
@@ -323,10 +321,6 @@ def test_unknown_credential_held(matcher: Matcher) -> None:
 
     with pytest.raises(UnknownCredentialError, match="C-NOPE"):
         resolve_learner(matcher, Learner(credentials_held=["C-NOPE"]))
-
-
-def test_bundle_path_is_a_path(matcher: Matcher) -> None:
-    assert isinstance(matcher.bundle.path, Path)
 
 
 def test_profile_weights_and_noise_floor() -> None:
