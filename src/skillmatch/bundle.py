@@ -25,6 +25,7 @@ import pandas as pd
 from skillmatch import __version__
 from skillmatch.config import Settings
 from skillmatch.encoder import Encoder, SentenceTransformerEncoder
+from skillmatch.fastpath import KnownVectorEncoder
 from skillmatch.index import VectorIndex, faiss_version
 from skillmatch.linking import SkillLinker, label_table, link_options
 from skillmatch.schema import Reject, Taxonomy, rejects_to_frame
@@ -205,6 +206,27 @@ def _encode_index(
     ).build(vectors)
 
 
+def bundle_linker(
+    encoder: Encoder,
+    labels: pd.DataFrame,
+    label_index: VectorIndex,
+    concepts: pd.DataFrame,
+    options: dict[str, Any],
+    settings: Settings,
+) -> SkillLinker:
+    """The linker of a bundle's label index, with ``options`` (:func:`~skillmatch.linking.link_options`).
+
+    A segment that is a label (as the tokenizer sees it) takes its vector from the index instead of being
+    encoded (:mod:`skillmatch.fastpath`), and normalised phrases are kept in an LRU of
+    ``settings.linker_memory_cache`` entries; neither changes results.
+    """
+    known = KnownVectorEncoder.from_index(encoder, labels["text"].tolist(), label_index)
+    names = dict(zip(concepts["id"], concepts["label"], strict=True))
+    return SkillLinker(
+        known, labels, label_index, names, memory_cache=settings.linker_memory_cache, **options
+    )
+
+
 def build_bundle(
     inputs: BuildInputs,
     out: Path,
@@ -244,13 +266,7 @@ def build_bundle(
         "encode+index occupations",
         lambda: _encode_index(encoder, occ_labels["text"].tolist(), settings, progress, "occupations"),
     )
-    linker = SkillLinker(
-        encoder,
-        labels,
-        label_index,
-        dict(zip(tax.concepts["id"], tax.concepts["label"], strict=True)),
-        **link_options(settings),
-    )
+    linker = bundle_linker(encoder, labels, label_index, tax.concepts, link_options(settings), settings)
     outcomes, credential_skills = timed(
         "link credentials", lambda: link_credentials(linker, inputs.credentials, progress)
     )
@@ -385,12 +401,13 @@ class Bundle:
     settings: Settings
 
     def __post_init__(self) -> None:
-        self.linker = SkillLinker(
+        self.linker = bundle_linker(
             self.encoder,
             self.labels,
             self.label_index,
-            dict(zip(self.taxonomy.concepts["id"], self.taxonomy.concepts["label"], strict=True)),
-            **self.linking_options(),
+            self.taxonomy.concepts,
+            self.linking_options(),
+            self.settings,
         )
 
     def linking_options(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from skillmatch.config import Settings, get_settings
 from skillmatch.encoder import ModelLoadError
 from skillmatch.finetune import app as finetune_app
 from skillmatch.schema import InputError
+from skillmatch.threads import apply_thread_settings
 
 if TYPE_CHECKING:
     from skillmatch.gaps import Learner
@@ -38,6 +39,13 @@ BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle folder (
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Encoder: hub id or local path (default: SKILLMATCH_MODEL).")
 ]
+
+
+@app.callback()
+def setup() -> None:
+    """skillmatch: link skills to micro-credentials through a standard skills taxonomy (ESCO)."""
+    with friendly_errors():
+        apply_thread_settings(get_settings())
 
 
 def fail(message: str, code: int = 2) -> None:

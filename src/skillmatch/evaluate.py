@@ -116,10 +116,7 @@ def dense_ranker(encoder: Encoder, ids: Sequence[str], vectors: np.ndarray) -> R
 def label_vectors(bundle: Bundle, rows: np.ndarray | None = None) -> np.ndarray:
     """The stored vectors of label-index rows (all rows when ``rows`` is None), without re-encoding."""
     index = bundle.label_index
-    if rows is None:
-        return index.index_.reconstruct_n(0, index.rows) if index.rows else np.zeros((0, index.info_.dim))
-    rows = np.asarray(rows, dtype=np.int64)
-    return index.index_.reconstruct_batch(rows) if len(rows) else np.zeros((0, index.info_.dim), np.float32)
+    return index.vectors.copy() if rows is None else index.reconstruct(rows)
 
 
 def dense_preferred_ranker(bundle: Bundle) -> Ranker:

@@ -83,7 +83,7 @@ class KnownVectorEncoder:
         """Known texts are the rows of ``index`` (row ``i`` of the index is the vector of ``texts[i]``)."""
         if len(texts) != index.rows:
             raise ValueError(f"{len(texts)} texts but the index has {index.rows} rows")
-        return cls(inner, texts, lambda rows: index.index_.reconstruct_batch(rows), key=key)
+        return cls(inner, texts, index.reconstruct, key=key)
 
     @property
     def fingerprint(self) -> str:

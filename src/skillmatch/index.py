@@ -51,7 +51,7 @@ class VectorIndex:
     """
 
     def __init__(
-        self, kind: IndexKind = "auto", *, exact_limit: int = 200_000, hnsw_m: int = 32, ef_search: int = 128
+        self, kind: IndexKind = "auto", *, exact_limit: int = 50_000, hnsw_m: int = 32, ef_search: int = 256
     ) -> None:
         self.kind = kind
         self.exact_limit = exact_limit
@@ -114,13 +114,27 @@ class VectorIndex:
         scores, ids = self.index_.search(mat, k)
         return scores, ids
 
+    @property
+    def vectors(self) -> np.ndarray:
+        """The stored vectors, row i for id i: a read-only view of the index's own storage (no copy).
+
+        Valid while this object holds the index; indexes are never added to after :meth:`build`.
+        """
+        view: np.ndarray | None = getattr(self, "_vectors", None)
+        if view is None or len(view) != self.rows:
+            index = self.index_
+            storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+            if self.rows:
+                view = faiss.rev_swig_ptr(storage.get_xb(), self.rows * index.d).reshape(self.rows, index.d)
+            else:
+                view = np.zeros((0, index.d), np.float32)
+            view.flags.writeable = False
+            self._vectors = view
+        return view
+
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        """The stored vectors of the given rows."""
-        return (
-            np.stack([self.index_.reconstruct(int(r)) for r in rows])
-            if len(rows)
-            else np.zeros((0, self.info_.dim), np.float32)
-        )
+        """The stored vectors of the given rows (a copy)."""
+        return self.vectors[np.asarray(rows, dtype=np.int64)]
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` and its info to ``path`` + ``.json``."""

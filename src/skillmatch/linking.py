@@ -16,6 +16,7 @@ above the threshold are returned, best first.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from skillmatch.config import Settings
 from skillmatch.encoder import Encoder, ProgressFn
 from skillmatch.index import VectorIndex
+from skillmatch.lru import LRU
 from skillmatch.phrases import sentence_segments, word_ngrams
 
 #: Columns of the label table that sits beside the label index (row i of the table is row i of the index).
@@ -40,7 +42,7 @@ _LEXICAL_CHUNK = 1024
 _TOKEN_PATTERN = r"(?u)\w[\w+#]*"
 
 
-@dataclass
+@dataclass(frozen=True)
 class LinkedSkill:
     """One concept linked to a text."""
 
@@ -107,10 +109,30 @@ class LabelLexicon:
         )
         self.matrix = self.vectorizer.fit_transform(list(texts)).tocsr()
         self._matrix_t = self.matrix.T.tocsr()
+        self._analyse = self.vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = self.vectorizer.vocabulary_
+        self._idf = np.asarray(self.vectorizer.idf_, dtype=np.float32)
+
+    def vectors(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """The texts' TF-IDF vectors (what the fitted vectorizer's ``transform`` gives), without scikit-learn's
+        per-call input checks, which cost more than the work itself for the few phrases of a request."""
+        indptr, indices, counts = [0], [], []
+        for text in texts:
+            words = Counter(j for w in self._analyse(text) if (j := self._vocabulary.get(w)) is not None)
+            indices.extend(words)
+            counts.extend(words.values())
+            indptr.append(len(indices))
+        cols = np.asarray(indices, dtype=np.int64)
+        data = (1 + np.log(np.asarray(counts, dtype=np.float32))) * self._idf[cols]
+        starts = np.asarray(indptr, dtype=np.int64)
+        row_of = np.repeat(np.arange(len(texts)), np.diff(starts))
+        norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=len(texts)))
+        data /= norms[row_of].astype(np.float32)
+        return sparse.csr_matrix((data, cols, starts), shape=(len(texts), len(self._idf)), dtype=np.float32)
 
     def similarity(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Cosine similarity of each text to every label, as a sparse ``(len(texts), n_labels)`` matrix."""
-        return (self.vectorizer.transform(list(texts)) @ self._matrix_t).tocsr()
+        return (self.vectors(texts) @ self._matrix_t).tocsr()
 
 
 class SkillLinker:
@@ -135,6 +157,9 @@ class SkillLinker:
             this off.
         multi_hit_bonus: added to a concept's score for each further segment of the text that ranks it among
             its candidates (at most 3 further segments count); 0 turns it off.
+        memory_cache: entries of an in-memory LRU of :meth:`normalise` results by (phrase, threshold, top_k),
+            so a phrase that comes back (a server sees the same skills again and again) is neither encoded nor
+            searched again; 0 turns it off. Not a linking option: results are the same either way.
     """
 
     def __init__(
@@ -151,6 +176,7 @@ class SkillLinker:
         context_weight: float = 0.0,
         ngram_max_words: int = 0,
         multi_hit_bonus: float = 0.0,
+        memory_cache: int = 0,
     ) -> None:
         if len(labels) != index.rows:
             raise ValueError(f"label table has {len(labels)} rows but the index has {index.rows}")
@@ -170,9 +196,14 @@ class SkillLinker:
         self.context_weight = context_weight
         self.ngram_max_words = ngram_max_words
         self.multi_hit_bonus = multi_hit_bonus
-        self._label_concepts = self.labels["concept_id"].to_numpy()
+        codes, concept_ids = pd.factorize(self.labels["concept_id"])
+        self._label_codes = np.asarray(codes, dtype=np.int64)
+        self._concept_ids = np.asarray(concept_ids, dtype=object)
         self._label_texts = self.labels["text"].to_numpy()
         self.lexicon = LabelLexicon(self._label_texts) if lexical_weight > 0 and len(self.labels) else None
+        self._normalised: LRU[tuple[str, float, int], tuple[LinkedSkill, ...]] | None = (
+            LRU(memory_cache) if memory_cache > 0 else None
+        )
 
     def options(self) -> dict[str, Any]:
         """The keyword options of this linker (to make a like one, e.g. with :meth:`with_labels`)."""
@@ -206,19 +237,21 @@ class SkillLinker:
     ) -> _Hits:
         """Encode the distinct segments (and the context sentences, which are encoded but not searched) and
         score the candidate label rows of each segment: dense, plus lexical when it is on."""
-        extra = [c for c in dict.fromkeys(context) if c not in set(unique)]
+        known = set(unique)
+        extra = [c for c in dict.fromkeys(context) if c not in known]
         vectors = self.encoder.encode([*unique, *extra], progress=progress)
         hits = _Hits(position={text: i for i, text in enumerate([*unique, *extra])}, vectors=vectors)
         dense_scores, dense_rows = self.index.search(vectors[: len(unique)], self.candidates)
         w = self.lexical_weight
         lexical: sparse.csr_matrix | None = None
+        # one segment's lexical similarities scattered over all label rows (zeroed again after each segment)
+        scratch = np.zeros(self.index.rows if self.lexicon is not None else 0, dtype=np.float32)
         for p in range(len(unique)):
             valid = dense_rows[p] >= 0
             rows, scores = dense_rows[p][valid].astype(np.int64), dense_scores[p][valid]
             if self.lexicon is not None and p % _LEXICAL_CHUNK == 0:
                 # in chunks, to bound memory: a common word matches thousands of labels
                 lexical = self.lexicon.similarity(unique[p : p + _LEXICAL_CHUNK])
-                lexical.sort_indices()
             if lexical is not None:
                 q = p % _LEXICAL_CHUNK
                 lex_rows = lexical.indices[lexical.indptr[q] : lexical.indptr[q + 1]]
@@ -228,47 +261,78 @@ class SkillLinker:
                     top = top[np.argpartition(-lex_vals, self.candidates - 1)[: self.candidates]]
                 rows = np.union1d(rows, top).astype(np.int64)
                 cosine = self._row_vectors(rows) @ vectors[p]
-                scores = (1 - w) * cosine + w * _lookup(lex_rows, lex_vals, rows)
+                scratch[lex_rows] = lex_vals
+                scores = (1 - w) * cosine + w * scratch[rows]
+                scratch[lex_rows] = 0.0
             hits.rows.append(rows)
             hits.scores.append(np.asarray(scores, dtype=np.float32))
         return hits
 
     def _row_vectors(self, rows: np.ndarray) -> np.ndarray:
-        return self.index.index_.reconstruct_batch(rows) if len(rows) else np.zeros((0, self.index.info_.dim))
+        return self.index.vectors[rows]
 
-    def _aggregate(
-        self,
-        parts: Sequence[tuple[str, str | None]],
-        hits: _Hits,
-    ) -> dict[str, LinkedSkill]:
-        """Best hit per concept over the ``(segment, parent sentence or None)`` parts of one text."""
-        best: dict[str, LinkedSkill] = {}
-        counts: dict[str, int] = {}
+    def _aggregate(self, parts: Sequence[tuple[str, str | None]], hits: _Hits) -> _Found:
+        """Best hit per concept over the ``(segment, parent sentence or None)`` parts of one text.
+
+        Vectorised over all label hits of the text: each hit's score gets the sentence context of its part, the
+        best hit per concept wins (the first one on ties, in part and candidate order) and its segment and label
+        are the evidence; the multi-hit bonus counts the distinct parts that hit a concept.
+        """
+        if not parts:
+            return _Found.empty()
+        positions = np.fromiter((hits.position[seg] for seg, _ in parts), dtype=np.int64, count=len(parts))
+        lengths = np.fromiter((len(hits.rows[p]) for p in positions), dtype=np.int64, count=len(parts))
+        if not lengths.sum():
+            return _Found.empty()
+        rows = np.concatenate([hits.rows[p] for p in positions])
+        scores = np.concatenate([hits.scores[p] for p in positions])
+        part_of = np.repeat(np.arange(len(parts)), lengths)
         beta = self.context_weight
-        for seg, parent in parts:
-            p = hits.position[seg]
-            rows, scores = hits.rows[p], hits.scores[p]
-            if beta and parent is not None and parent != seg and len(rows):
-                context = self._row_vectors(rows) @ hits.vectors[hits.position[parent]]
-                scores = (1 - beta) * scores + beta * context
-            seen: set[str] = set()
-            for score, row in zip(scores, rows, strict=True):
-                cid = self._label_concepts[row]
-                if cid not in seen:
-                    seen.add(cid)
-                    counts[cid] = counts.get(cid, 0) + 1
-                current = best.get(cid)
-                if current is None or score > current.score:
-                    best[cid] = LinkedSkill(
-                        id=cid,
-                        label=self.concept_labels.get(cid, cid),
-                        score=float(score),
-                        evidence=seg,
-                        matched_label=str(self._label_texts[row]),
-                    )
-        for cid, skill in best.items():
-            skill.score = round(skill.score + self.multi_hit_bonus * min(3, counts[cid] - 1), 4)
-        return best
+        if beta:
+            parent_of = np.fromiter(
+                (
+                    hits.position[parent] if parent is not None and parent != seg else -1
+                    for seg, parent in parts
+                ),
+                dtype=np.int64,
+                count=len(parts),
+            )[part_of]
+            mask = parent_of >= 0
+            if mask.any():
+                # cosine of each hit's label with its part's sentence, over the distinct labels and sentences
+                labels, label_at = np.unique(rows[mask], return_inverse=True)
+                sentences, sentence_at = np.unique(parent_of[mask], return_inverse=True)
+                cosine = self._row_vectors(labels) @ hits.vectors[sentences].T
+                scores = scores.copy()
+                scores[mask] = (1 - beta) * scores[mask] + beta * cosine[label_at, sentence_at]
+        concepts = self._label_codes[rows]
+        # best first within each concept, the earliest hit first among equal scores
+        order = np.lexsort((np.arange(len(rows)), -scores, concepts))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = concepts[order[1:]] != concepts[order[:-1]]
+        best = order[first]
+        final = scores[best].astype(np.float64)
+        if self.multi_hit_bonus:
+            pairs = np.unique(concepts * len(parts) + part_of)
+            counts = np.bincount(pairs // len(parts), minlength=len(self._concept_ids))[concepts[best]]
+            final = final + self.multi_hit_bonus * np.minimum(3, counts - 1)
+        return _Found(concepts[best], final, part_of[best], rows[best], parts)
+
+    def _ranked(self, found: _Found, threshold: float, top_k: int) -> list[LinkedSkill]:
+        """The concepts of ``found`` scoring at least ``threshold`` (scores rounded to 4 places), best first."""
+        keep = np.flatnonzero(found.scores >= threshold - 1e-4)
+        skills = [
+            LinkedSkill(
+                id=(cid := str(self._concept_ids[found.concepts[i]])),
+                label=self.concept_labels.get(cid, cid),
+                score=round(float(found.scores[i]), 4),
+                evidence=found.parts[found.part[i]][0],
+                matched_label=str(self._label_texts[found.rows[i]]),
+            )
+            for i in keep
+        ]
+        ranked = sorted((s for s in skills if s.score >= threshold), key=lambda s: (-s.score, s.id))
+        return ranked[:top_k]
 
     def _parts(self, text: str) -> list[tuple[str, str]]:
         """The ``(segment, parent sentence)`` parts of one text: phrases, then n-grams of the short ones."""
@@ -307,36 +371,28 @@ class SkillLinker:
         hits = self._search_segments(list(dict.fromkeys(flat)), progress, parents)
         return [self._ranked(self._aggregate(parts, hits), threshold, top_k) for parts in per_text]
 
-    @staticmethod
-    def _ranked(found: dict[str, LinkedSkill], threshold: float, top_k: int) -> list[LinkedSkill]:
-        ranked = sorted((s for s in found.values() if s.score >= threshold), key=lambda s: (-s.score, s.id))
-        return ranked[:top_k]
-
     def normalise(
         self, phrases: Sequence[str], *, min_score: float | None = None, top_k: int = 1
     ) -> list[list[LinkedSkill]]:
         """Map each phrase of an explicit skill list, as a whole, to its best concepts (no splitting)."""
         threshold = self.min_score if min_score is None else min_score
         clean = [p.strip() for p in phrases]
-        non_empty = list(dict.fromkeys(p for p in clean if p))
-        if not non_empty:
-            return [[] for _ in phrases]
-        hits = self._search_segments(non_empty, None)
-        return [
-            self._ranked(self._aggregate([(phrase, None)], hits), threshold, top_k) if phrase else []
-            for phrase in clean
-        ]
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """``values`` at the positions of ``wanted`` in the sorted ``keys`` (0 where a key is absent)."""
-    out = np.zeros(len(wanted), dtype=np.float32)
-    if len(keys):
-        where = np.searchsorted(keys, wanted)
-        found = where < len(keys)
-        found[found] = keys[where[found]] == wanted[found]
-        out[found] = values[where[found]]
-    return out
+        keys = {p: (p, float(threshold), top_k) for p in dict.fromkeys(p for p in clean if p)}
+        cache = self._normalised
+        done: dict[tuple[str, float, int], tuple[LinkedSkill, ...]] = (
+            cache.get_many(keys.values()) if cache is not None else {}
+        )
+        todo = [p for p, key in keys.items() if key not in done]
+        if todo:
+            hits = self._search_segments(todo, None)
+            new = {
+                keys[p]: tuple(self._ranked(self._aggregate([(p, None)], hits), threshold, top_k))
+                for p in todo
+            }
+            if cache is not None:
+                cache.put_many(new)
+            done.update(new)
+        return [list(done[keys[phrase]]) if phrase else [] for phrase in clean]
 
 
 @dataclass
@@ -347,3 +403,20 @@ class _Hits:
     vectors: np.ndarray
     rows: list[np.ndarray] = field(default_factory=list)
     scores: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass
+class _Found:
+    """The best hit of each concept found in one text (parallel arrays), before thresholding."""
+
+    concepts: np.ndarray  # concept codes (positions in the linker's concept ids)
+    scores: np.ndarray  # the concept's score (float64, unrounded)
+    part: np.ndarray  # the part (segment) of the text that gave the best hit
+    rows: np.ndarray  # the label row of the best hit
+    parts: Sequence[tuple[str, str | None]]
+
+    @classmethod
+    def empty(cls) -> _Found:
+        """No concept found."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, np.zeros(0), none, none, ())

@@ -63,11 +63,7 @@ class SkillSpace:
         preferred = labels.index[labels["kind"] == "preferred"].to_numpy()
         self.ids = labels["concept_id"].to_numpy()[preferred]
         self.row_of = {cid: i for i, cid in enumerate(self.ids)}
-        vectors = (
-            label_index.index_.reconstruct_batch(preferred.astype(np.int64))
-            if len(preferred)
-            else np.zeros((0, label_index.info_.dim), np.float32)
-        )
+        vectors = label_index.reconstruct(preferred)
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.index = VectorIndex(kind="flat").build(self.vectors)
         known = set(self.ids)
@@ -79,6 +75,10 @@ class SkillSpace:
                     self.broader.setdefault(cid, set()).add(parent)
                     self.narrower.setdefault(parent, set()).add(cid)
         self._cache: dict[str, list[Relation]] = {}
+
+    def warm(self) -> None:
+        """Compute the related concepts of every skill now (a server does this once, before serving)."""
+        self.related(self.ids.tolist())
 
     def related(self, skill_ids: Iterable[str]) -> dict[str, list[Relation]]:
         """For each skill, the concepts that count towards it (itself first), with their credit."""

@@ -30,6 +30,7 @@ from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_bundl
 from skillmatch.bundle import Bundle
 from skillmatch.config import Settings, get_settings
 from skillmatch.matching import Matcher
+from skillmatch.threads import apply_thread_settings
 
 log = logging.getLogger("skillmatch.api")
 
@@ -71,6 +72,8 @@ def _install_sighup(app: FastAPI) -> bool:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the bundle (unless one was given) before serving; SIGHUP reloads it while serving."""
     holder: BundleHolder = app.state.bundles
+    # FAISS on one thread: its spinning OpenMP threads would take the cores the request threads need
+    apply_thread_settings(app.state.settings, serving=True)
     if not holder.ready:
         try:
             await run_in_threadpool(holder.load, None)
