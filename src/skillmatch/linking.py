@@ -269,7 +269,7 @@ class SkillLinker:
         return hits
 
     def _row_vectors(self, rows: np.ndarray) -> np.ndarray:
-        return self.index.vectors[rows]
+        return self.index.reconstruct(rows)
 
     def _aggregate(self, parts: Sequence[tuple[str, str | None]], hits: _Hits) -> _Found:
         """Best hit per concept over the ``(segment, parent sentence or None)`` parts of one text.

@@ -253,7 +253,7 @@ class RoleCatalog:
         self._profile_groups = dict(tuple(self.profiles.groupby("role_id", sort=False)))
         occ_labels = bundle.occupation_labels
         role_labels = bundle.extra.get("role_labels", pd.DataFrame(columns=ROLE_LABEL_COLUMNS))
-        vectors = [bundle.occupation_index.vectors] if len(occ_labels) else []
+        vectors = [bundle.occupation_index.reconstruct()] if len(occ_labels) else []
         if len(role_labels):
             vectors.append(np.asarray(role_labels["vector"].tolist(), dtype=np.float32))
         self._label_roles = np.concatenate(

@@ -161,6 +161,22 @@ def test_body_over_limit_by_content_length(client: TestClient) -> None:
     assert r.status_code == 413
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/skills/extract", {}),
+        ("/v1/admin/reload", {"X-API-Key": API_KEY}),
+        ("/v1/admin/reload", {}),  # refused for the key before the body is read
+    ],
+)
+def test_body_over_limit_is_answered_in_json(client: TestClient, path: str, headers: dict[str, str]) -> None:
+    big = json.dumps({"bundle": "b" * 40_000, "texts": ["x"]}).encode()
+    r = client.post(path, content=big, headers={"Content-Type": "application/json", **headers})
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/json"
+    assert "larger than" in r.json()["detail"] or r.json()["detail"] == "Content Too Large"
+
+
 def test_chunked_body_over_limit(client: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"texts": ["'

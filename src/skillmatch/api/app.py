@@ -17,13 +17,14 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from skillmatch import __version__
 from skillmatch.api.deps import GENERATION_HEADER
 from skillmatch.api.errors import validation_error
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.metrics import Metrics
-from skillmatch.api.middleware import ObservabilityMiddleware
+from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware
 from skillmatch.api.routers import API_PREFIX, admin, cohorts, credentials, learners, ops, roles, skills
 from skillmatch.api.security import parse_key_hashes, parse_origins
 from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_bundle
@@ -88,6 +89,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
+class SkillmatchAPI(FastAPI):
+    """FastAPI with its whole middleware stack wrapped so that the body limiter's 413 is JSON too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack inside :class:`~skillmatch.api.middleware.JsonTooLargeMiddleware`."""
+        return JsonTooLargeMiddleware(
+            super().build_middleware_stack(), self.state.settings.api_max_body_bytes
+        )
+
+
 def create_app(
     settings: Settings | None = None,
     bundle: Bundle | None = None,
@@ -112,7 +123,7 @@ def create_app(
         raise RuntimeError("skillmatch.api needs fastapi>=0.165 (request body size limits); upgrade fastapi")
     if matcher is not None and bundle is None:
         bundle = matcher.bundle
-    app = FastAPI(
+    app = SkillmatchAPI(
         title="skillmatch",
         version=__version__,
         description=DESCRIPTION,

@@ -6,6 +6,7 @@ counting the bytes of chunked bodies), set from ``SKILLMATCH_API_MAX_BODY_BYTES`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -74,3 +75,46 @@ class ObservabilityMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+
+class JsonTooLargeMiddleware:
+    """Answers the request body limiter's plain-text 413 as JSON, like every other error of the API.
+
+    FastAPI's body limit (``max_body_size``) answers ``Content Too Large`` as text/plain when a request declares
+    too large a ``Content-Length`` and the endpoint answers before reading the body (e.g. a refused API key, a
+    reload already running). It sits outside the application's own middleware, so this wraps the whole stack
+    (see :class:`skillmatch.api.app.SkillmatchAPI`).
+    """
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.body = json.dumps({"detail": f"request body larger than {max_body_size} bytes"}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = dict(message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/plain"):
+                    replaced = True
+                    kept = [(k, v) for k, v in message.get("headers", []) if k not in _BODY_HEADERS]
+                    kept += [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"%d" % len(self.body)),
+                    ]
+                    await send({**message, "headers": kept})
+                    await send({"type": "http.response.body", "body": self.body, "more_body": False})
+                    return
+            if replaced and message["type"] == "http.response.body":
+                return  # the plain-text body, replaced above
+            await send(message)
+
+        await self.app(scope, receive, send_json)
+
+
+_BODY_HEADERS = {b"content-type", b"content-length"}
