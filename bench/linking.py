@@ -135,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["auto", "torch", "onnx", "onnx-int8"], help="Encoder backend.")
     parser.add_argument("--threads", type=int, help="Encoder threads (0: library default).")
     parser.add_argument("--batch-size", type=int, help="Encoding batch size.")
-    parser.add_argument("--fastpath", action="store_true", help="Put the exact-label fast path in front.")
+    parser.add_argument(
+        "--no-fastpath",
+        dest="fastpath",
+        action="store_false",
+        help="Without the exact-label fast path (every bundle's linker has it).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
     overrides = {
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"bundle {args.bundle}: {index['rows']:,} labels ({index['kind']}); {len(texts):,} postings, "
         f"{chars:,.0f} characters on average; backend {runs[0]['backend']}, settings {overrides or 'defaults'}"
-        f"{', fast path' if args.fastpath else ''}; median of {len(runs)}"
+        f"{', fast path' if args.fastpath else ', no fast path'}; median of {len(runs)}"
     )
     rows = [[k, summary[k]] for k in keys if k != "load"]
     print_table(["measure", "median"], rows)

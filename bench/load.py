@@ -286,12 +286,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     log = tempfile.NamedTemporaryFile(prefix="skillmatch-bench-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.perf_counter()
-    command = (
-        [sys.executable, str(Path(__file__).resolve().parent / "proposed_server.py")]
-        if args.server == "proposed"
-        else [sys.executable, "-m", "skillmatch.api"]
-    )
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([sys.executable, "-m", "skillmatch.api"], env=env, stdout=log, stderr=log)
     phases: list[PhaseResult] = []
     loads: list[dict[str, Any]] = []
     try:
@@ -337,7 +332,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "settings": {
             "workers": args.workers,
-            "server": args.server,
             "concurrency": args.concurrency,
             "skills_per_request": args.skills,
             "repeat_pool": args.pool,
@@ -362,7 +356,6 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(
         f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}; workers {report['settings']['workers']}; "
-        f"server {report['settings']['server']}; "
         f"server ready after {report['startup_s']} s"
     )
     print(
@@ -406,12 +399,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable).")
     parser.add_argument(
-        "--server",
-        choices=["plain", "proposed"],
-        default="plain",
-        help="plain: python -m skillmatch.api; proposed: with the serving levers not yet wired (bench/proposed_server.py).",
-    )
-    parser.add_argument(
         "--skills", type=int, default=5, help="Skills per recommendation request (default 5)."
     )
     parser.add_argument("--workers", type=int, default=1, help="Server worker processes (default 1).")
@@ -422,8 +409,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.bundle / "manifest.json").is_file():
         parser.error(f"{args.bundle} is not a skillmatch bundle (no manifest.json)")
-    if args.server == "proposed" and args.workers != 1:
-        parser.error("--server proposed patches one process: use --workers 1")
     if any("=" not in item for item in args.env):
         parser.error("--env takes KEY=VALUE")
     if min(args.requests, *args.concurrency, args.skills, args.workers) < 1 or args.extract_requests < 0:

@@ -37,6 +37,7 @@ from skillmatch.benchmarks import load_skill_extraction
 from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
 from skillmatch.encoder import SentenceTransformerEncoder
+from skillmatch.fastpath import KnownVectorEncoder
 from skillmatch.metrics import mean_metrics
 
 
@@ -78,9 +79,13 @@ def ours_rankings(bundle: Bundle, texts: list[str], depth: int) -> list[list[str
 
 
 def fresh_ours(bundle: Bundle, overrides: dict[str, Any]) -> None:
-    """Give the bundle's linker a new encoder: no disk cache, empty memory LRU."""
+    """Give the bundle's linker a new encoder: no disk cache, empty memory LRU, behind the exact-label fast path
+    as in every bundle's linker."""
     settings = get_settings(use_cache=False, **overrides)
-    bundle.linker.encoder = SentenceTransformerEncoder.from_settings(settings, bundle.manifest["model"]["id"])
+    encoder = SentenceTransformerEncoder.from_settings(settings, bundle.manifest["model"]["id"])
+    bundle.linker.encoder = KnownVectorEncoder.from_index(
+        encoder, bundle.labels["text"].tolist(), bundle.label_index
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             }
 
     m = machine()
-    backend = getattr(bundle.linker.encoder, "backend", "?")
+    backend = getattr(bundle.linker.encoder.inner, "backend", "?")
     print(f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}")
     print(
         f"{len(texts):,} postings; ours: backend {backend} {overrides or ''}; peer: esco-skill-extractor "

@@ -51,7 +51,7 @@ class VectorIndex:
     """
 
     def __init__(
-        self, kind: IndexKind = "auto", *, exact_limit: int = 50_000, hnsw_m: int = 32, ef_search: int = 256
+        self, kind: IndexKind = "auto", *, exact_limit: int = 50_000, hnsw_m: int = 32, ef_search: int = 64
     ) -> None:
         self.kind = kind
         self._view: np.ndarray | None = None
