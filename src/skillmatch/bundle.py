@@ -27,6 +27,7 @@ from skillmatch.config import Settings
 from skillmatch.encoder import Encoder, SentenceTransformerEncoder
 from skillmatch.fastpath import KnownVectorEncoder
 from skillmatch.index import VectorIndex, faiss_version
+from skillmatch.link_cache import LinkCache, link_cached, linker_signature
 from skillmatch.linking import SkillLinker, label_table, link_options
 from skillmatch.schema import Reject, Taxonomy, rejects_to_frame
 
@@ -112,12 +113,13 @@ def _link_table(
     explicit: bool = False,
     progress: BuildProgress | None = None,
     stage: str = "",
+    cache: LinkCache | None = None,
 ) -> pd.DataFrame:
     """Link texts (or normalise explicit skill phrases) and return one row per (owner, skill) hit."""
     if not texts:
         return pd.DataFrame(columns=[owner_column, *LINK_COLUMNS])
     step = None if progress is None else (lambda done, total: progress(stage, done, total))
-    results = linker.normalise(texts) if explicit else linker.link(texts, progress=step)
+    results = linker.normalise(texts) if explicit else link_cached(linker, texts, cache, progress=step)
     rows = [
         (owner, s.id, s.score, text, s.evidence, source)
         for owner, text, found in zip(owner_ids, texts, results, strict=True)
@@ -148,9 +150,14 @@ def best_links(frame: pd.DataFrame, owner_column: str) -> pd.DataFrame:
 
 
 def link_credentials(
-    linker: SkillLinker, credentials: pd.DataFrame, progress: BuildProgress | None = None
+    linker: SkillLinker,
+    credentials: pd.DataFrame,
+    progress: BuildProgress | None = None,
+    cache: LinkCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The outcomes table and the credential–skill links (from outcomes, explicit skills, else description)."""
+    """The outcomes table and the credential–skill links (from outcomes, explicit skills, else description).
+
+    Outcomes already in ``cache`` (:mod:`skillmatch.link_cache`) are not linked again."""
     outcome_rows: list[tuple[str, int, str]] = []
     for cid, outcomes, description in zip(
         credentials["id"], credentials["learning_outcomes"], credentials["description"], strict=True
@@ -168,15 +175,21 @@ def link_credentials(
         owner_column="credential_id",
         progress=progress,
         stage="link credentials",
+        cache=cache,
     )
     explicit = _explicit_links(linker, credentials, "credential_id")
     return outcomes, best_links(pd.concat([linked, explicit], ignore_index=True), "credential_id")
 
 
 def link_postings(
-    linker: SkillLinker, postings: pd.DataFrame, progress: BuildProgress | None = None
+    linker: SkillLinker,
+    postings: pd.DataFrame,
+    progress: BuildProgress | None = None,
+    cache: LinkCache | None = None,
 ) -> pd.DataFrame:
-    """Posting–skill links from title + description and from explicit skill lists."""
+    """Posting–skill links from title + description and from explicit skill lists.
+
+    Postings already in ``cache`` (:mod:`skillmatch.link_cache`) are not linked again."""
     texts = [
         "\n".join(str(x) for x in (title, desc) if isinstance(x, str) and x.strip())
         for title, desc in zip(postings["title"], postings["description"], strict=True)
@@ -189,6 +202,7 @@ def link_postings(
         owner_column="posting_id",
         progress=progress,
         stage="link postings",
+        cache=cache,
     )
     explicit = _explicit_links(linker, postings, "posting_id")
     return best_links(pd.concat([linked, explicit], ignore_index=True), "posting_id")
@@ -267,14 +281,21 @@ def build_bundle(
         lambda: _encode_index(encoder, occ_labels["text"].tolist(), settings, progress, "occupations"),
     )
     linker = bundle_linker(encoder, labels, label_index, tax.concepts, link_options(settings), settings)
+    cache = (
+        LinkCache(settings.cache_dir, linker_signature(linker, encoder.fingerprint))
+        if settings.use_cache
+        else None
+    )
     outcomes, credential_skills = timed(
-        "link credentials", lambda: link_credentials(linker, inputs.credentials, progress)
+        "link credentials", lambda: link_credentials(linker, inputs.credentials, progress, cache)
     )
     outcome_index = timed(
         "encode+index outcomes",
         lambda: _encode_index(encoder, outcomes["text"].tolist(), settings, progress, "outcomes"),
     )
-    posting_skills = timed("link postings", lambda: link_postings(linker, inputs.postings, progress))
+    posting_skills = timed("link postings", lambda: link_postings(linker, inputs.postings, progress, cache))
+    if cache is not None:
+        cache.close()
 
     bundle = Bundle(
         path=out,

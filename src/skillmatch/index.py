@@ -116,6 +116,10 @@ class VectorIndex:
         scores, ids = self.index_.search(mat, k)
         return scores, ids
 
+    def current_ef_search(self) -> int | None:
+        """The HNSW search breadth in use (set at build or load), or None for an exact index."""
+        return int(self.index_.hnsw.efSearch) if isinstance(self.index_, faiss.IndexHNSW) else None
+
     def _storage(self) -> np.ndarray:
         """A view of the index's own vector storage (row i: id i), made once per index.
 

@@ -11,6 +11,7 @@ from fakes import HashingEncoder, make_concepts, posting_row
 
 from skillmatch.bundle import BuildInputs, Bundle, BundleError, build_bundle
 from skillmatch.config import Settings
+from skillmatch.linking import SkillLinker
 from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy
 
 
@@ -160,3 +161,32 @@ def test_load_checks_encoder_and_checksums(tmp_path: Path, inputs: BuildInputs) 
         Bundle.load(out, settings=settings(tmp_path), encoder=HashingEncoder())
     with pytest.raises(BundleError, match=r"no manifest\.json"):
         Bundle.load(tmp_path, settings=settings(tmp_path), encoder=HashingEncoder())
+
+
+def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
+    tmp_path: Path, inputs: BuildInputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    linked: list[int] = []
+    link = SkillLinker.link
+
+    def counting(self: SkillLinker, texts: list[str], **kwargs: object) -> object:
+        linked.append(len(texts))
+        return link(self, texts, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SkillLinker, "link", counting)
+    cached = settings(tmp_path).model_copy(update={"use_cache": True})
+    build_bundle(inputs, tmp_path / "a", encoder=HashingEncoder(), settings=cached, extra_stages=[])
+    assert sum(linked) > 0
+    linked.clear()
+    build_bundle(inputs, tmp_path / "b", encoder=HashingEncoder(), settings=cached, extra_stages=[])
+    assert linked == []  # every outcome and posting text came from the link cache
+    assert list((tmp_path / "cache").glob("links-*.sqlite"))
+    for table in ("posting_skills.parquet", "credential_skills.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "a" / table), pd.read_parquet(tmp_path / "b" / table)
+        )
+    # without the cache setting, everything is linked again
+    build_bundle(
+        inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[]
+    )
+    assert sum(linked) > 0
