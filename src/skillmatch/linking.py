@@ -320,7 +320,13 @@ class SkillLinker:
 
     def _ranked(self, found: _Found, threshold: float, top_k: int) -> list[LinkedSkill]:
         """The concepts of ``found`` scoring at least ``threshold`` (scores rounded to 4 places), best first."""
+        if top_k <= 0:
+            return []
         keep = np.flatnonzero(found.scores >= threshold - 1e-4)
+        if len(keep) > top_k:
+            # only the concepts that can still be among the best top_k once scores are rounded
+            kth = np.partition(found.scores[keep], len(keep) - top_k)[len(keep) - top_k]
+            keep = keep[found.scores[keep] >= kth - 1e-4]
         skills = [
             LinkedSkill(
                 id=(cid := str(self._concept_ids[found.concepts[i]])),

@@ -208,6 +208,19 @@ def test_aggregate_ties_go_to_the_first_segment(first: str, second: str) -> None
 
 # --- b: the memory cache of normalise ------------------------------------------------------------------------
 
+
+@pytest.mark.parametrize("options", OPTION_GRID[:: max(1, len(OPTION_GRID) // 6)])
+def test_small_top_k_is_the_head_of_the_full_ranking(options: dict[str, float]) -> None:
+    linker = make_linker(**options)
+    full = linker.link(TEXTS, min_score=-1.0, top_k=1000)
+    for k in (1, 2, 3, 5):
+        assert linker.link(TEXTS, min_score=-1.0, top_k=k) == [found[:k] for found in full]
+        assert linker.link(TEXTS, min_score=0.3, top_k=k) == [
+            [s for s in f if s.score >= 0.3][:k] for f in full
+        ]
+    assert linker.link(TEXTS, top_k=0) == [[] for _ in TEXTS]
+
+
 PHRASES = ["Microsoft Excel", "structured query language", "underwater basket weaving", ""]
 
 
