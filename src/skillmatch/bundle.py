@@ -286,16 +286,20 @@ def build_bundle(
         if settings.use_cache
         else None
     )
-    outcomes, credential_skills = timed(
-        "link credentials", lambda: link_credentials(linker, inputs.credentials, progress, cache)
-    )
-    outcome_index = timed(
-        "encode+index outcomes",
-        lambda: _encode_index(encoder, outcomes["text"].tolist(), settings, progress, "outcomes"),
-    )
-    posting_skills = timed("link postings", lambda: link_postings(linker, inputs.postings, progress, cache))
-    if cache is not None:
-        cache.close()
+    try:
+        outcomes, credential_skills = timed(
+            "link credentials", lambda: link_credentials(linker, inputs.credentials, progress, cache)
+        )
+        outcome_index = timed(
+            "encode+index outcomes",
+            lambda: _encode_index(encoder, outcomes["text"].tolist(), settings, progress, "outcomes"),
+        )
+        posting_skills = timed(
+            "link postings", lambda: link_postings(linker, inputs.postings, progress, cache)
+        )
+    finally:
+        if cache is not None:
+            cache.close()
 
     bundle = Bundle(
         path=out,

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         64,
         ge=8,
         description="HNSW search breadth. At 64 (recall@40 0.90 on posting segments) the linker's results equal "
-        "those at 256 (0.97) on the validation sets and on 300 postings, in 62 % of the search time "
+        "those at 256 (0.97) on the validation sets and on 300 postings, and 300 postings link in 62 % of the time "
         "(docs/performance.md).",
     )
 

@@ -7,10 +7,7 @@ text is what the encoder's tokenizer normaliser makes of it (for all-MiniLM-L6-v
 stripped) with white space collapsed. Results are therefore identical with and without the fast path; only the
 encoding is skipped. Texts that are not labels go to the wrapped encoder as before.
 
-Wiring (one line where the linker is made, e.g. ``Bundle.__post_init__``)::
-
-    encoder = KnownVectorEncoder.from_index(self.encoder, self.labels["text"], self.label_index)
-    self.linker = SkillLinker(encoder, self.labels, self.label_index, ...)
+Every bundle's linker has it (:func:`skillmatch.bundle.bundle_linker`).
 """
 
 from __future__ import annotations
