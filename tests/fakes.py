@@ -47,6 +47,25 @@ class HashingEncoder:
         return np.stack([self._one(t) for t in texts])
 
 
+class CountingEncoder:
+    """Wraps an encoder in ``inner`` (as the API's locked encoder does) and records every batch it is asked to
+    encode."""
+
+    def __init__(self, inner: HashingEncoder | None = None) -> None:
+        self.inner = inner or HashingEncoder()
+        self.model_id = self.inner.model_id
+        self.dim = self.inner.dim
+        self.batches: list[list[str]] = []
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
+        self.batches.append(list(texts))
+        return self.inner.encode(texts, progress=progress)
+
+
 def concept_row(cid: str, label: str, alts: list[str], broader: list[str] | None = None) -> dict[str, object]:
     """One row of a concepts table (schema.CONCEPT_COLUMNS)."""
     return {

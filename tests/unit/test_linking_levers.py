@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from fakes import HashingEncoder, make_concepts
+from fakes import CountingEncoder, HashingEncoder, make_concepts
 
 from skillmatch.index import VectorIndex
 from skillmatch.linking import LabelLexicon, LinkedSkill, SkillLinker, label_table
@@ -64,24 +64,6 @@ OPTION_GRID = [
 SCORE_TOL = 1e-4 + 1e-6
 #: Float noise between the vectorised and the plain computation of one hit's score.
 NOISE = 1e-6
-
-
-class CountingEncoder:
-    """Wraps a fake encoder and records every batch it is asked to encode."""
-
-    def __init__(self, inner: HashingEncoder | None = None) -> None:
-        self.inner = inner or HashingEncoder()
-        self.model_id = self.inner.model_id
-        self.dim = self.inner.dim
-        self.batches: list[list[str]] = []
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
-        self.batches.append(list(texts))
-        return self.inner.encode(texts, progress=progress)
 
 
 def make_linker(encoder: object | None = None, **kwargs: object) -> SkillLinker:

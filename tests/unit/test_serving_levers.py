@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from fakes import HashingEncoder, concept_row, make_concepts
+from fakes import CountingEncoder, HashingEncoder, concept_row, make_concepts
 
 from skillmatch.api.state import LockedEncoder
 from skillmatch.bundle import bundle_linker
@@ -324,24 +324,6 @@ class CaseFoldingEncoder(HashingEncoder):
 
     def normalise_text(self, text: str) -> str:
         return text.lower()
-
-
-class CountingEncoder:
-    """Wraps an encoder in ``inner`` (like the API's locked encoder) and records what it is asked to encode."""
-
-    def __init__(self, inner: HashingEncoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.batches: list[list[str]] = []
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
-        self.batches.append(list(texts))
-        return self.inner.encode(texts, progress=progress)
 
 
 def make_bundle_linker(
