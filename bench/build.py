@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SHARED, load_snapshot, machine, print_table
+from common import ROOT, SHARED, load_snapshot, machine, print_table, settings_overrides
 
 from skillmatch.benchmarks import skillspan_postings
 from skillmatch.build import read_inputs, run_build
@@ -94,16 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.esco, args.credentials, args.skillspan):
         if not path.exists():
             parser.error(f"{path} not found (the shared data lives in ../shared/data)")
-    overrides = {
-        k: v
-        for k, v in {
-            "encoder_backend": args.backend,
-            "encoder_threads": args.threads,
-            "batch_size": args.batch_size,
-            "exact_index_limit": args.exact_index_limit,
-        }.items()
-        if v is not None
-    }
+    overrides = settings_overrides(
+        encoder_backend=args.backend,
+        encoder_threads=args.threads,
+        batch_size=args.batch_size,
+        exact_index_limit=args.exact_index_limit,
+    )
     work = args.work or Path(tempfile.mkdtemp(prefix="skillmatch-bench-build-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}

@@ -92,3 +92,9 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
         print(line)
         if n == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def settings_overrides(**values: Any) -> dict[str, Any]:
+    """The settings given on a benchmark's command line (``SKILLMATCH_*`` field -> value), leaving out the options
+    that were not given (None), so the environment and the defaults apply to those."""
+    return {k: v for k, v in values.items() if v is not None}

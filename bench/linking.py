@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import SHARED, load_snapshot, machine, median, print_table
+from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 
 from skillmatch.benchmarks import skillspan_postings
 from skillmatch.bundle import Bundle
@@ -143,15 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in {
-            "encoder_backend": args.backend,
-            "encoder_threads": args.threads,
-            "batch_size": args.batch_size,
-        }.items()
-        if v is not None
-    }
+    overrides = settings_overrides(
+        encoder_backend=args.backend, encoder_threads=args.threads, batch_size=args.batch_size
+    )
     settings = get_settings(use_cache=False, **overrides)
     bundle = Bundle.load(args.bundle, settings=settings, verify_checksums=False)
     texts = posting_texts(args.skillspan, args.postings, args.seed)

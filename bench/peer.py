@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import SHARED, load_snapshot, machine, median, print_table
+from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 from linking import posting_texts
 
 from skillmatch.benchmarks import load_skill_extraction
@@ -112,11 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-quality", action="store_true", help="Throughput only.")
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
-    overrides = {
-        k: v
-        for k, v in {"encoder_backend": args.backend, "encoder_threads": args.threads}.items()
-        if v is not None
-    }
+    overrides = settings_overrides(encoder_backend=args.backend, encoder_threads=args.threads)
     bundle = Bundle.load(
         args.bundle, settings=get_settings(use_cache=False, **overrides), verify_checksums=False
     )
