@@ -7,9 +7,8 @@ from fastapi import APIRouter
 from skillmatch.api.deps import ApiKey, LimitsDep, ServedDep, library_errors
 from skillmatch.api.models import CohortOut, CohortRequest
 from skillmatch.api.routers import API_PREFIX, errors
-from skillmatch.api.routers.learners import resolve_roles, to_learner
+from skillmatch.api.routers.learners import request_limits, resolve_roles, to_learner
 from skillmatch.cohort import cohort_gaps
-from skillmatch.recommend import Limits
 
 router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencies=[ApiKey])
 
@@ -29,12 +28,7 @@ def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> CohortO
             matcher,
             [to_learner(learner, learner.id) for learner in body.learners],
             role_ids,
-            limits=Limits(
-                levels=[lv.value for lv in body.levels],
-                modes=[m.value for m in body.modes],
-                languages=list(body.languages),
-                exclude_providers=list(body.exclude_providers),
-            ),
+            limits=request_limits(body),
             top_credentials=body.top_credentials,
         )
     return CohortOut.model_validate(result)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.models import (
+    CohortRequest,
     GapReportOut,
     GapsRequest,
     LearnerIn,
@@ -29,6 +32,18 @@ def to_learner(body: LearnerIn, learner_id: str = "learner") -> Learner:
         skills=[s for s in body.skills if s.strip()],
         cv=body.cv if body.cv and body.cv.strip() else None,
         credentials_held=list(body.credentials_held),
+    )
+
+
+def request_limits(body: RecommendationsRequest | CohortRequest, **budget: Any) -> Limits:
+    """The recommender's limits: the request's catalogue filters (levels, modes, languages, excluded providers)
+    plus ``budget`` (hours, cost, currency, items)."""
+    return Limits(
+        levels=[lv.value for lv in body.levels],
+        modes=[m.value for m in body.modes],
+        languages=list(body.languages),
+        exclude_providers=list(body.exclude_providers),
+        **budget,
     )
 
 
@@ -69,15 +84,12 @@ def recommendations(body: RecommendationsRequest, served: ServedDep, limits: Lim
             matcher,
             to_learner(body),
             role_ids,
-            Limits(
+            request_limits(
+                body,
                 max_hours=body.max_hours,
                 max_cost=body.max_cost,
                 currency=body.currency,
                 max_items=body.max_items,
-                levels=[lv.value for lv in body.levels],
-                modes=[m.value for m in body.modes],
-                languages=list(body.languages),
-                exclude_providers=list(body.exclude_providers),
             ),
             role_weights=body.role_weights,
         )
