@@ -61,6 +61,7 @@ class PhaseResult:
     max_ms: float = 0.0
     throughput_rps: float = 0.0
     client_cpu_ms: float = 0.0  # CPU time of this load generator per request (it shares the machine)
+    server_cpu_ms: float = 0.0  # CPU time of the server (all its processes and threads) per request
 
 
 def free_port() -> int:
@@ -87,6 +88,18 @@ def _status_kib(pid: int, key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants so far, in seconds (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def server_memory_mib(pid: int) -> tuple[float, float]:
@@ -202,9 +215,15 @@ def extract_payloads(bundle: Path, n: int, seed: int) -> list[dict[str, Any]]:
 
 
 async def run_phase(
-    client: httpx.AsyncClient, name: str, path: str, payloads: list[dict[str, Any]], concurrency: int
+    client: httpx.AsyncClient,
+    name: str,
+    path: str,
+    payloads: list[dict[str, Any]],
+    concurrency: int,
+    server_pid: int | None = None,
 ) -> PhaseResult:
-    """Send every payload to ``path`` with at most ``concurrency`` requests in flight."""
+    """Send every payload to ``path`` with at most ``concurrency`` requests in flight (``server_pid``: also report
+    the server's CPU time per request)."""
     latencies: list[float] = []
     errors: list[str] = []
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -226,9 +245,11 @@ async def run_phase(
                 errors.append(f"{exc.__class__.__name__}: {exc}")
             latencies.append(time.perf_counter() - start)
 
+    server_cpu = server_cpu_seconds(server_pid) if server_pid else 0.0
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    server_cpu = server_cpu_seconds(server_pid) - server_cpu if server_pid else 0.0
     ms = np.asarray(latencies) * 1000
     return PhaseResult(
         name=name,
@@ -244,6 +265,7 @@ async def run_phase(
         max_ms=round(float(ms.max()), 1),
         throughput_rps=round(len(payloads) / seconds, 1),
         client_cpu_ms=round(cpu / len(payloads) * 1000, 2),
+        server_cpu_ms=round(server_cpu / len(payloads) * 1000, 2),
     )
 
 
@@ -316,7 +338,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 for name, path, payloads in work:
                     loads.append({"phase": name, "concurrency": conc, **load_snapshot()})
-                    phases.append(await run_phase(client, name, path, payloads, conc))
+                    phases.append(await run_phase(client, name, path, payloads, conc, proc.pid))
                     print(f"[{name} c={conc}] {asdict(phases[-1])}", file=sys.stderr, flush=True)
         rss_after, rss_peak = server_memory_mib(proc.pid)
     finally:
@@ -360,12 +382,12 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(
         f"{'phase':<24}{'requests':>9}{'conc':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'req/s':>8}{'errors':>8}{'client CPU ms':>15}"
+        f"{'req/s':>8}{'errors':>8}{'server CPU ms':>15}{'client CPU ms':>15}"
     )
     for p in report["phases"]:
         print(
             f"{p['name']:<24}{p['requests']:>9}{p['concurrency']:>6}{p['p50_ms']:>9}{p['p95_ms']:>9}"
-            f"{p['p99_ms']:>9}{p['max_ms']:>9}{p['throughput_rps']:>8}{p['errors']:>8}{p['client_cpu_ms']:>15}"
+            f"{p['p99_ms']:>9}{p['max_ms']:>9}{p['throughput_rps']:>8}{p['errors']:>8}{p['server_cpu_ms']:>15}{p['client_cpu_ms']:>15}"
         )
         for sample in p["error_samples"]:
             print(f"    error: {sample}")
