@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -234,6 +235,42 @@ def read_info(stem: Path) -> OnnxExportInfo | None:
 #: encoding stays at 0.5 instead of 2.3 GiB; label throughput is unchanged.
 MAX_BATCH_TOKENS = 512
 
+#: What one run costs beyond its tokens, counted in padded tokens: all-MiniLM-L6-v2 on one core of the
+#: development machine takes about 1.8 ms per run plus 0.1 ms per padded token (docs/performance.md).
+RUN_OVERHEAD_TOKENS = 18
+
+
+def plan_runs(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Split texts of token ``lengths`` (longest first) into runs ``(start, end)`` of consecutive texts that
+    cost least: each run pads its texts to its first (longest) one and costs its padded tokens plus
+    :data:`RUN_OVERHEAD_TOKENS`. A run has at most ``batch_size`` texts and ``max_tokens`` padded tokens, unless
+    it is one text longer than that.
+
+    Padding every run to its longest text wastes much on a mix of short phrases (a batch of 20 phrases of 5 to
+    20 tokens pads to 20); splitting too often pays the per-run cost. This finds the cheapest split (dynamic
+    programming over the sorted lengths; at most ``batch_size`` choices per text).
+    """
+    n = len(lengths)
+    if any(lengths[i] < lengths[i + 1] for i in range(n - 1)):
+        raise ValueError("lengths must be sorted longest first")
+    best = [0] + [0] * n  # best[j]: least cost of the first j texts
+    start_of = [0] * (n + 1)  # start_of[j]: where the last run of that split starts
+    for j in range(1, n + 1):
+        best[j], start_of[j] = best[j - 1] + RUN_OVERHEAD_TOKENS + lengths[j - 1], j - 1
+        for i in range(j - 2, max(-1, j - 1 - batch_size), -1):
+            padded = (j - i) * lengths[i]
+            if padded > max_tokens:
+                break
+            cost = best[i] + RUN_OVERHEAD_TOKENS + padded
+            if cost < best[j]:
+                best[j], start_of[j] = cost, i
+    runs: list[tuple[int, int]] = []
+    end = n
+    while end > 0:
+        runs.append((start_of[end], end))
+        end = start_of[end]
+    return runs[::-1]
+
 
 class OnnxSentenceModel:
     """Encodes texts with an exported model (see :func:`export_model`).
@@ -283,23 +320,18 @@ class OnnxSentenceModel:
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit vectors of ``texts`` as an ``(n, dim)`` float32 array.
 
-        A run takes at most ``batch_size`` texts and at most :data:`MAX_BATCH_TOKENS` padded tokens, so long
-        texts go in smaller batches: the memory of a run grows with batch size x length squared (attention), and
-        ONNX Runtime keeps its peak in its arena. Texts are tokenized one by one rather than with
-        ``encode_batch``: the batch call hands work to a thread pool, which costs more than it saves on the short
-        texts a server sees and, on a busy machine, made a 5-phrase call several times slower
-        (docs/performance.md).
+        Texts are sorted by token count and split into runs by :func:`plan_runs`: at most ``batch_size`` texts
+        and :data:`MAX_BATCH_TOKENS` padded tokens each (the memory of a run grows with batch size x length
+        squared, and ONNX Runtime keeps its peak in its arena), and as little padding as the per-run cost makes
+        worth it. Texts are tokenized one by one rather than with ``encode_batch``: the batch call hands work to
+        a thread pool, which costs more than it saves on the short texts a server sees and, on a busy machine,
+        made a 5-phrase call several times slower (docs/performance.md).
         """
         out = np.empty((len(texts), self.info.dim), dtype=np.float32)
         encodings = [self.tokenizer.encode(t) for t in texts]
-        start = 0
-        while start < len(texts):
-            end, width = start, 0
-            while end < len(texts) and end - start < batch_size:
-                wider = max(width, len(encodings[end].ids))
-                if end > start and wider * (end - start + 1) > MAX_BATCH_TOKENS:
-                    break
-                width, end = wider, end + 1
-            out[start:end] = self.session.run(None, self._feeds(encodings[start:end]))[0]
-            start = end
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids), reverse=True)
+        lengths = [len(encodings[i].ids) for i in order]
+        for start, end in plan_runs(lengths, batch_size, MAX_BATCH_TOKENS):
+            rows = order[start:end]
+            out[rows] = self.session.run(None, self._feeds([encodings[i] for i in rows]))[0]
         return out
