@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -92,3 +94,25 @@ def posting_row(
 def make_concepts(rows: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
     """A concepts table (schema.CONCEPT_COLUMNS) from (id, label, alt_labels) triples."""
     return pd.DataFrame([concept_row(i, label, alts) for i, label, alts in rows])
+
+
+class ConcurrencyEncoder(HashingEncoder):
+    """Records the most calls that were inside its ``encode`` at once (each stays ``pause`` seconds)."""
+
+    def __init__(self, thread_safe: bool | None, pause: float = 0.05) -> None:
+        super().__init__()
+        if thread_safe is not None:
+            self.thread_safe = thread_safe
+        self.pause = pause
+        self.inside = 0
+        self.max_inside = 0
+        self._count_lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
+        with self._count_lock:
+            self.inside += 1
+            self.max_inside = max(self.max_inside, self.inside)
+        time.sleep(self.pause)
+        with self._count_lock:
+            self.inside -= 1
+        return super().encode(texts, progress=progress)

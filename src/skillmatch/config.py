@@ -110,6 +110,17 @@ class Settings(BaseSettings):
         False,
         description="Let the served encoder use the on-disk embedding cache (off: requests never write).",
     )
+    api_coalesce_texts: int = Field(
+        64,
+        ge=0,
+        description="Concurrent requests' texts of up to this many are encoded together in one run, one run at a "
+        "time (0: each request encodes on its own).",
+    )
+    api_gc_freeze: bool = Field(
+        True,
+        description="After loading a bundle, keep its objects out of the garbage collector's full collections "
+        "(long pauses under load otherwise).",
+    )
     api_sighup_reload: bool = Field(True, description="Reload the served bundle on SIGHUP.")
     api_log_level: str = Field("INFO", description="Log level of the API server (JSON logs on stderr).")
 

@@ -17,7 +17,7 @@ from api_world import API_KEY, api_settings, world
 from fakes import HashingEncoder
 from fastapi.testclient import TestClient
 
-from skillmatch.api import create_app
+from skillmatch.api import create_app, state
 from skillmatch.api.state import LockedEncoder, load_bundle
 from skillmatch.bundle import Bundle, build_bundle
 from skillmatch.config import Settings
@@ -221,3 +221,17 @@ def test_sighup_reloads_the_bundle(bundle_paths: dict[str, Path]) -> None:
     finally:
         signal.signal(signal.SIGHUP, previous)
     assert holder.current.bundle.path == bundle_paths["v1"]
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_each_installed_bundle_settles_the_heap(
+    monkeypatch: pytest.MonkeyPatch, bundle_paths: dict[str, Path], freeze: bool
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(state, "settle_heap", lambda: calls.append(1))
+    app = create_app(api_settings(bundle=bundle_paths["v1"], api_gc_freeze=freeze), loader=fake_loader)
+    with TestClient(app) as c:
+        assert len(calls) == (1 if freeze else 0)
+        r = c.post("/v1/admin/reload", json={"bundle": str(bundle_paths["v2"])}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert len(calls) == (2 if freeze else 0)

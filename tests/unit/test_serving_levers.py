@@ -4,14 +4,13 @@ warming the skill space and the bundle's linker (label fast path and normalise c
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from fakes import CountingEncoder, HashingEncoder, concept_row, make_concepts
+from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder, concept_row, make_concepts
 
 from skillmatch.api.state import LockedEncoder
 from skillmatch.bundle import bundle_linker
@@ -163,27 +162,6 @@ class BarrierEncoder(HashingEncoder):
 
     def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
         self.barrier.wait()
-        return super().encode(texts, progress=progress)
-
-
-class ConcurrencyEncoder(HashingEncoder):
-    """Records the most calls that were inside its encode at once."""
-
-    def __init__(self, thread_safe: bool | None) -> None:
-        super().__init__()
-        if thread_safe is not None:
-            self.thread_safe = thread_safe
-        self.inside = 0
-        self.max_inside = 0
-        self._count_lock = threading.Lock()
-
-    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
-        with self._count_lock:
-            self.inside += 1
-            self.max_inside = max(self.max_inside, self.inside)
-        time.sleep(0.05)
-        with self._count_lock:
-            self.inside -= 1
         return super().encode(texts, progress=progress)
 
 

@@ -10,6 +10,7 @@ reference under a lock; a bundle that fails to load or validate is refused and t
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -23,9 +24,11 @@ import numpy as np
 
 from skillmatch.bundle import Bundle, BundleError, check_encoder
 from skillmatch.catalogue import CredentialCatalogue
+from skillmatch.coalesce import CoalescingEncoder
 from skillmatch.config import Settings
 from skillmatch.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
 from skillmatch.matching import Matcher
+from skillmatch.threads import encoder_threads
 
 log = logging.getLogger("skillmatch.api")
 
@@ -34,10 +37,10 @@ class LockedEncoder:
     """An encoder whose ``encode`` runs one call at a time, unless the encoder says it is thread-safe.
 
     Hugging Face tokenizers and the SQLite embedding cache are not safe under concurrent use from several
-    threads; the API serves requests from a thread pool, so the served encoder is wrapped in this. An encoder
-    whose ``thread_safe`` is true (the ONNX Runtime backend without the on-disk cache, the server's default) runs
-    calls side by side: 8 threads in-process gave 98-101 instead of 61-70 recommendations/s
-    (docs/performance.md).
+    threads; the API serves requests from a thread pool, so a served encoder that does not coalesce
+    (``api_coalesce_texts`` = 0; the default coalesces, see :mod:`skillmatch.coalesce`) is wrapped in this. An
+    encoder whose ``thread_safe`` is true (the ONNX Runtime backend without the on-disk cache) runs calls side by
+    side: 8 threads in-process gave 98-101 instead of 61-70 recommendations/s (docs/performance.md).
     """
 
     def __init__(self, inner: Encoder) -> None:
@@ -107,7 +110,9 @@ def validate(bundle: Bundle) -> tuple[Matcher, CredentialCatalogue]:
 
 
 def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder | None:
-    """The encoder to load ``path`` with: ``current`` when it built that bundle, else a fresh locked one.
+    """The encoder to load ``path`` with: ``current`` when it built that bundle, else a fresh one: coalescing
+    (:class:`~skillmatch.coalesce.CoalescingEncoder`, one encoder thread) unless ``api_coalesce_texts`` is 0,
+    then locked (:class:`LockedEncoder`).
 
     Returns None when the manifest cannot be read (``Bundle.load`` then reports the problem).
     """
@@ -124,8 +129,16 @@ def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Enc
         except BundleError:
             pass
     wanted = settings.model if "model" in settings.model_fields_set else model_id
-    serving = settings.model_copy(update={"use_cache": settings.api_use_cache})
-    return LockedEncoder(SentenceTransformerEncoder.from_settings(serving, wanted))
+    serving = settings.model_copy(
+        update={
+            "use_cache": settings.api_use_cache,
+            "encoder_threads": encoder_threads(settings, serving=True),
+        }
+    )
+    encoder = SentenceTransformerEncoder.from_settings(serving, wanted)
+    if settings.api_coalesce_texts > 0:
+        return CoalescingEncoder(encoder, max_texts=settings.api_coalesce_texts)
+    return LockedEncoder(encoder)
 
 
 def load_bundle(path: Path, settings: Settings, current: Encoder | None = None) -> Bundle:
@@ -145,6 +158,21 @@ Loader = Callable[[Path, Settings, Encoder | None], Bundle]
 SwapListener = Callable[[Served], None]
 #: Called with the reason when a bundle is refused.
 RefuseListener = Callable[[str], None]
+
+
+def settle_heap() -> None:
+    """Collect garbage once, then move every object alive now out of the garbage collector's sight.
+
+    A loaded full-ESCO bundle is a quarter of a million container objects (tables, dictionaries, the taxonomy
+    graph) that live as long as the bundle is served. Python's collector walks all of them on each full
+    collection: about 0.1 s holding the interpreter lock, which stalls every request in flight and made the
+    slowest recommendations of a load test take 250-290 ms instead of 120 (docs/performance.md).
+    ``gc.freeze`` leaves them to reference counting alone. Objects of a bundle swapped out later are still freed
+    by reference counting; reference cycles among them are unfrozen and collected at the next call.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class BundleHolder:
@@ -205,6 +233,8 @@ class BundleHolder:
             self._current = served
         for listener in self._listeners:
             listener(served)
+        if self.settings.api_gc_freeze:
+            settle_heap()
         return served
 
     def load(self, path: Path | None = None) -> Served:
