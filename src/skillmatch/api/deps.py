@@ -30,6 +30,11 @@ def holder(request: Request) -> BundleHolder:
     return request.app.state.bundles
 
 
+def generation_header(current: Served) -> dict[str, str]:
+    """The response header naming the generation of the bundle ``current``."""
+    return {GENERATION_HEADER: str(current.generation)}
+
+
 def served(request: Request, response: Response) -> Served:
     """The bundle this request is served with: read once, at the start of the request.
 
@@ -39,7 +44,7 @@ def served(request: Request, response: Response) -> Served:
         current = holder(request).current
     except NotReady as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
-    response.headers[GENERATION_HEADER] = str(current.generation)
+    response.headers.update(generation_header(current))
     return current
 
 

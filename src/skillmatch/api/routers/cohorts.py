@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from skillmatch.api.deps import ApiKey, LimitsDep, ServedDep, library_errors
 from skillmatch.api.models import CohortOut, CohortRequest
-from skillmatch.api.routers import API_PREFIX, errors
+from skillmatch.api.routers import API_PREFIX, errors, json_response
 from skillmatch.api.routers.learners import request_limits, resolve_roles, to_learner
 from skillmatch.cohort import cohort_gaps
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencie
 
 
 @router.post("/gaps", response_model=CohortOut, responses=errors(400, 401, 404, 413, 422, 503))
-def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> CohortOut:
+def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> Response:
     """The cohort's gap table (per role skill: share of learners missing it or partly covering it, mean gap)
     and the credentials that close the most gap across the cohort."""
     limits.count(("body", "learners"), body.learners, limits.max_cohort, "learners")
@@ -31,4 +31,4 @@ def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> CohortO
             limits=request_limits(body),
             top_credentials=body.top_credentials,
         )
-    return CohortOut.model_validate(result)
+    return json_response(CohortOut.model_validate(result), served)

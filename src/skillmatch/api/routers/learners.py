@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
 from skillmatch.api.limits import PayloadLimits
@@ -17,7 +17,7 @@ from skillmatch.api.models import (
     RecommendationsRequest,
     TargetIn,
 )
-from skillmatch.api.routers import API_PREFIX, errors
+from skillmatch.api.routers import API_PREFIX, errors, json_response
 from skillmatch.gaps import Learner, analyse_gap, resolve_learner
 from skillmatch.matching import Matcher
 from skillmatch.recommend import Limits, recommend
@@ -59,7 +59,7 @@ def resolve_roles(matcher: Matcher, roles: list[str]) -> list[str]:
 
 
 @router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
-def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> GapReportOut:
+def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
     """Compare a learner with one or more roles: each skill of the role profile is covered, partly covered or
     missing, with its weight and the gap it leaves."""
     check_target(limits, body)
@@ -68,11 +68,11 @@ def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> GapReportOu
         role_ids = resolve_roles(matcher, body.roles)
         profile = resolve_learner(matcher, to_learner(body))
         report = analyse_gap(matcher, profile, role_ids, body.role_weights).to_dict()
-    return GapReportOut.model_validate(report)
+    return json_response(GapReportOut.model_validate(report), served)
 
 
 @router.post("/recommendations", response_model=RecommendationOut, responses=errors(400, 404, 413, 422, 503))
-def recommendations(body: RecommendationsRequest, served: ServedDep, limits: LimitsDep) -> RecommendationOut:
+def recommendations(body: RecommendationsRequest, served: ServedDep, limits: LimitsDep) -> Response:
     """A pathway of credentials that closes as much of the learner's weighted gap as the limits allow, in study
     order, with what each step covers (and the learning outcome that shows it) and the gap left, with reasons."""
     check_target(limits, body)
@@ -93,4 +93,4 @@ def recommendations(body: RecommendationsRequest, served: ServedDep, limits: Lim
             ),
             role_weights=body.role_weights,
         )
-    return RecommendationOut.model_validate(result)
+    return json_response(RecommendationOut.model_validate(result), served)
