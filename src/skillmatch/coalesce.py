@@ -17,7 +17,8 @@ Measured on 2 cores (docs/performance.md): coalescing cut the server's CPU per 5
 12.7 ms when the request threads led runs in turn; a thread of its own does better (in-process, 148-152 instead
 of 124-133 requests/s): request threads that led runs were off the CPU 15-18 % of the time they spent in ONNX
 Runtime, the encoder's thread 6 %. The vectors are those of the wrapped encoder, whatever the batch: a text's
-vector does not depend on the other texts of its run (each is padded and masked on its own).
+vector does not depend on the other texts of its run beyond float rounding (each is padded and masked on its
+own).
 """
 
 from __future__ import annotations
