@@ -315,7 +315,8 @@ class SentenceTransformerEncoder:
         self.stats["cache_hits"] += len(known)
         todo = [t for t in unique if t not in known]
         if todo:
-            # longest first keeps padding low inside a batch
+            # longest first: each chunk of _encode_raw (and each torch batch) holds texts of similar length;
+            # the ONNX backend also sorts its texts by token count and splits them into runs (plan_runs)
             order = sorted(range(len(todo)), key=lambda i: len(todo[i]), reverse=True)
             ordered = [todo[i] for i in order]
             vecs = self._encode_raw(ordered, progress)
