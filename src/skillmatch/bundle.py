@@ -24,7 +24,7 @@ import pandas as pd
 
 from skillmatch import __version__
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder, SentenceTransformerEncoder
+from skillmatch.encoder import Encoder, SentenceTransformerEncoder, vector_family
 from skillmatch.fastpath import KnownVectorEncoder
 from skillmatch.index import VectorIndex, faiss_version
 from skillmatch.link_cache import LinkCache, link_cached, linker_signature
@@ -565,7 +565,9 @@ def check_encoder(manifest: dict[str, Any], encoder: Encoder, path: Path) -> Non
             f"{path} was built with {model['id']} ({model['dim']} dimensions) but the encoder "
             f"{encoder.model_id} has {encoder.dim}; use the same model or rebuild the bundle"
         )
-    want, have = _fingerprint_digest(model["fingerprint"]), _fingerprint_digest(encoder.fingerprint)
+    # an encoder at a precision that stands in for float32 (int8-block) may query a float32 bundle and vice versa
+    want = _fingerprint_digest(vector_family(model["fingerprint"]))
+    have = _fingerprint_digest(vector_family(encoder.fingerprint))
     same = (want == have) if (want and have) else (model["id"] == encoder.model_id)
     if not same:
         raise BundleError(

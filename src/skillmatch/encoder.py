@@ -25,9 +25,26 @@ ProgressFn = Callable[[int, int], None]
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
 _CHUNK = 2048  # texts per progress step
 
-#: Encoder backends: torch (sentence-transformers), ONNX Runtime at float32, ONNX Runtime with int8 weights, and
-#: "auto": ONNX Runtime at float32 when onnxruntime is installed and the model exports, else torch.
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+#: Encoder backends: torch (sentence-transformers), ONNX Runtime at float32, ONNX Runtime with block-wise int8
+#: weights and activations, ONNX Runtime with dynamically quantised int8 weights, and "auto": ONNX Runtime at
+#: float32 when onnxruntime is installed and the model exports, else torch.
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8-block", "onnx-int8")
+
+#: The ONNX precision of each ONNX backend; it is also the suffix (``+precision``) of the encoder's fingerprint.
+ONNX_PRECISIONS = {"onnx": "fp32", "onnx-int8-block": "int8-block", "onnx-int8": "int8"}
+
+#: Precisions whose vectors stand in for the float32 model's: within a cosine of about 0.999 and the same ranking
+#: quality (docs/performance.md), so a bundle built at float32 may be queried with them and vice versa.
+INTERCHANGEABLE_PRECISIONS = ("int8-block",)
+
+
+def vector_family(fingerprint: str) -> str:
+    """``fingerprint`` without the suffix of a precision that stands in for float32 (see
+    :data:`INTERCHANGEABLE_PRECISIONS`): encoders with the same family may share one bundle."""
+    for precision in INTERCHANGEABLE_PRECISIONS:
+        fingerprint = fingerprint.removesuffix(f"+{precision}")
+    return fingerprint
+
 
 log = logging.getLogger("skillmatch.encoder")
 
@@ -108,9 +125,11 @@ class SentenceTransformerEncoder:
         batch_size: encoding batch size.
         device: torch device (the torch backend only).
         backend: "torch" (sentence-transformers), "onnx" (ONNX Runtime, same vectors to float32 rounding),
-            "onnx-int8" (ONNX Runtime with int8 weights: faster, different vectors, its own fingerprint) or "auto"
-            ("onnx" on the CPU when onnxruntime is installed and the model can be exported, else "torch"; the
-            chosen one is in :attr:`backend`). Bundles built with "torch", "onnx" or "auto" are interchangeable.
+            "onnx-int8-block" (block-wise int8: about 30 % less CPU, vectors within a cosine of about 0.999),
+            "onnx-int8" (dynamically quantised int8 weights: faster still, vectors further off) or "auto" ("onnx"
+            on the CPU when onnxruntime is installed and the model can be exported, else "torch"; the chosen one
+            is in :attr:`backend`). Each int8 backend has its own fingerprint (and cache entries). Bundles built
+            with "torch", "onnx", "auto" or "onnx-int8-block" are interchangeable (:func:`vector_family`).
         threads: compute threads; 0 keeps the library default (one per core). With the torch backend this sets
             torch's process-wide intra-op thread count.
         memory_cache: entries of the in-memory LRU of vectors (0 turns it off).
@@ -172,14 +191,14 @@ class SentenceTransformerEncoder:
             )
             self._fingerprint = base_fingerprint
         else:
+            precision = ONNX_PRECISIONS[backend]
             if self._onnx is None:
-                precision = "int8" if backend == "onnx-int8" else "fp32"
                 self._onnx = self._load_onnx(model, base_fingerprint, onnx_dir, precision)
             dim = self._onnx.info.dim
             self._fingerprint = (
-                f"{base_fingerprint if '@' in base_fingerprint else base_fingerprint + '@hub'}+int8"
-                if backend == "onnx-int8"
-                else base_fingerprint
+                base_fingerprint
+                if precision == "fp32"
+                else f"{base_fingerprint if '@' in base_fingerprint else base_fingerprint + '@hub'}+{precision}"
             )
         if not dim:
             raise ModelLoadError(f"model {model!r} does not report an embedding dimension")
@@ -243,7 +262,8 @@ class SentenceTransformerEncoder:
 
     @property
     def fingerprint(self) -> str:
-        """Model id plus a digest of its weights when loaded from a folder (``+int8`` for the int8 backend)."""
+        """Model id plus a digest of its weights when loaded from a folder (``+int8-block`` or ``+int8`` for the
+        int8 backends)."""
         return self._fingerprint
 
     @property

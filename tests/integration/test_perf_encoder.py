@@ -75,6 +75,48 @@ def test_int8_is_close_but_has_its_own_fingerprint(
         check_encoder(manifest, int8, Path("bundle"))
 
 
+@pytest.fixture(scope="module")
+def int8_block(onnx_dir: Path) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(backend="onnx-int8-block", onnx_dir=onnx_dir, batch_size=2)
+
+
+def test_int8_block_stands_in_for_float32(
+    int8_block: SentenceTransformerEncoder, onnx_encoder: SentenceTransformerEncoder
+) -> None:
+    assert int8_block.fingerprint == onnx_encoder.fingerprint + "+int8-block"  # its own cache entries
+    ours = int8_block.encode(TEXTS)
+    assert cosines(ours, onnx_encoder.encode(TEXTS)).min() > 0.998
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    # ... so either may query a bundle the other built
+    for builder, querier in ((onnx_encoder, int8_block), (int8_block, onnx_encoder)):
+        manifest = {"model": {"id": builder.model_id, "fingerprint": builder.fingerprint, "dim": 384}}
+        check_encoder(manifest, querier, Path("bundle"))
+    other = {"model": {"id": "other", "fingerprint": "other@0123456789abcdef", "dim": 384}}
+    with pytest.raises(BundleError, match="fingerprint"):
+        check_encoder(other, int8_block, Path("bundle"))
+
+
+def test_int8_block_vectors_do_not_depend_on_the_batch(int8_block: SentenceTransformerEncoder) -> None:
+    # activations are quantised per token and block, not per run: coalesced requests get the vectors they would
+    # get alone
+    model = int8_block._onnx
+    alone = np.vstack([model.encode([text], 64) for text in TEXTS])
+    np.testing.assert_allclose(model.encode(TEXTS, 64), alone, atol=1e-6)
+
+
+def test_int8_block_export_names_the_missing_package(
+    real_encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from skillmatch.onnx_backend import OnnxUnavailable, export_model
+
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization.matmul_nbits_quantizer", None)
+    with pytest.raises(OnnxUnavailable, match="onnx-ir"):
+        export_model(real_encoder._model, tmp_path / "m", "int8-block")
+    assert not list(tmp_path.glob("m*"))
+
+
 def test_the_memory_cache_serves_repeated_texts(onnx_dir: Path, tmp_path: Path) -> None:
     encoder = SentenceTransformerEncoder(
         backend="onnx", onnx_dir=onnx_dir, memory_cache=3, cache_dir=tmp_path

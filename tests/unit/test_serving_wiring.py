@@ -16,6 +16,7 @@ from skillmatch.api import state
 from skillmatch.api.state import LockedEncoder, settle_heap
 from skillmatch.coalesce import CoalescingEncoder
 from skillmatch.config import Settings
+from skillmatch.encoder import ModelLoadError, vector_family
 from skillmatch.threads import encoder_threads
 
 
@@ -59,6 +60,70 @@ def test_served_encoder(
         assert encoder.max_texts == coalesce  # type: ignore[union-attr]
     # the served encoder's own settings: no on-disk cache (api_use_cache), the thread count for serving
     assert seen[0].use_cache is False and seen[0].encoder_threads == threads
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ({}, "onnx-int8-block"),  # the default: block-wise int8 for request texts
+        ({"api_encoder_backend": "same", "encoder_backend": "torch"}, "torch"),
+        ({"api_encoder_backend": "onnx"}, "onnx"),
+    ],
+)
+def test_serving_backend(monkeypatch: pytest.MonkeyPatch, configured: dict[str, str], expected: str) -> None:
+    seen: list[str] = []
+
+    def fake_from_settings(settings: Settings, model: str | None = None) -> HashingEncoder:
+        seen.append(settings.encoder_backend)
+        return HashingEncoder()
+
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", fake_from_settings)
+    state.serving_encoder(Settings(**configured), "fake-model")  # type: ignore[arg-type]
+    assert seen == [expected]
+
+
+def _failing_int8_block(settings: Settings, model: str | None = None) -> HashingEncoder:
+    if settings.encoder_backend == "onnx-int8-block":
+        raise ModelLoadError("the ONNX export does not handle this model")
+    encoder = HashingEncoder()
+    encoder.backend = settings.encoder_backend  # type: ignore[attr-defined]
+    return encoder
+
+
+def test_the_default_serving_backend_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
+    encoder = state.serving_encoder(Settings(encoder_backend="torch"), "fake-model")
+    assert encoder.backend == "torch"  # type: ignore[attr-defined]
+    assert "onnx-int8-block unavailable, using torch" in caplog.text
+    assert "does not handle this model" in caplog.text
+
+
+def test_an_explicit_serving_backend_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
+    with pytest.raises(ModelLoadError, match="does not handle"):
+        state.serving_encoder(Settings(api_encoder_backend="onnx-int8-block"), "fake-model")
+
+
+def test_encoder_info_names_the_encoder_behind_the_wrappers() -> None:
+    inner = HashingEncoder()
+    inner.backend = "onnx-int8-block"  # type: ignore[attr-defined]
+    wrapped = CoalescingEncoder(LockedEncoder(inner), max_texts=8)  # type: ignore[arg-type]
+    assert state.encoder_info(wrapped) == {"backend": "onnx-int8-block", "fingerprint": inner.fingerprint}
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "family"),
+    [
+        ("m@0123+int8-block", "m@0123"),  # stands in for float32
+        ("m@0123", "m@0123"),
+        ("m@0123+int8", "m@0123+int8"),  # dynamic int8 does not: its vectors are further off
+        ("m@hub+int8-block", "m@hub"),
+    ],
+)
+def test_vector_family(fingerprint: str, family: str) -> None:
+    assert vector_family(fingerprint) == family
 
 
 class _Cycle:

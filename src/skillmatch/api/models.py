@@ -542,6 +542,9 @@ class BundleSummaryOut(BaseModel):
     created: str | None
     taxonomy: dict[str, str]
     model: dict[str, str | int]
+    encoder: dict[str, str] = Field(
+        description="How request texts are encoded: backend (e.g. onnx-int8-block) and model fingerprint."
+    )
     counts: dict[str, int]
     skillmatch: str | None
 

@@ -26,7 +26,7 @@ from skillmatch.bundle import Bundle, BundleError, check_encoder
 from skillmatch.catalogue import CredentialCatalogue
 from skillmatch.coalesce import CoalescingEncoder
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
+from skillmatch.encoder import Encoder, ModelLoadError, ProgressFn, SentenceTransformerEncoder
 from skillmatch.matching import Matcher
 from skillmatch.threads import encoder_threads
 
@@ -90,9 +90,20 @@ class Served:
             "created": manifest.get("created"),
             "taxonomy": manifest.get("taxonomy", {}),
             "model": {k: v for k, v in manifest.get("model", {}).items() if k in {"id", "dim"}},
+            "encoder": encoder_info(self.bundle.encoder),
             "counts": {k: int(v) for k, v in manifest.get("counts", {}).items()},
             "skillmatch": manifest.get("versions", {}).get("skillmatch"),
         }
+
+
+def encoder_info(encoder: Encoder) -> dict[str, str]:
+    """The backend and fingerprint of the encoder that encodes request texts (wrappers unwrapped)."""
+    while hasattr(encoder, "inner"):
+        encoder = encoder.inner
+    return {
+        "backend": str(getattr(encoder, "backend", encoder.__class__.__name__)),
+        "fingerprint": str(getattr(encoder, "fingerprint", "")),
+    }
 
 
 def validate(bundle: Bundle) -> tuple[Matcher, CredentialCatalogue]:
@@ -109,10 +120,40 @@ def validate(bundle: Bundle) -> tuple[Matcher, CredentialCatalogue]:
     return matcher, catalogue
 
 
+def serving_encoder(settings: Settings, model: str) -> SentenceTransformerEncoder:
+    """The encoder the API encodes request texts with: ``model`` with the backend of ``api_encoder_backend``
+    ("same": ``encoder_backend``), the API's cache setting and serving thread count.
+
+    When the default block-wise int8 backend cannot be loaded (e.g. a model the export does not handle) the
+    encoder of ``encoder_backend`` is used instead, with a warning; a backend set explicitly fails loudly.
+    """
+    backend = settings.api_encoder_backend
+    serving = settings.model_copy(
+        update={
+            "use_cache": settings.api_use_cache,
+            "encoder_threads": encoder_threads(settings, serving=True),
+            "encoder_backend": settings.encoder_backend if backend == "same" else backend,
+        }
+    )
+    try:
+        return SentenceTransformerEncoder.from_settings(serving, model)
+    except ModelLoadError as exc:
+        if "api_encoder_backend" in settings.model_fields_set or backend == "same":
+            raise
+        log.warning(
+            "serving encoder backend %s unavailable, using %s instead: %s",
+            backend,
+            settings.encoder_backend,
+            exc,
+        )
+        fallback = serving.model_copy(update={"encoder_backend": settings.encoder_backend})
+        return SentenceTransformerEncoder.from_settings(fallback, model)
+
+
 def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder | None:
-    """The encoder to load ``path`` with: ``current`` when it built that bundle, else a fresh one: coalescing
-    (:class:`~skillmatch.coalesce.CoalescingEncoder`, one encoder thread) unless ``api_coalesce_texts`` is 0,
-    then locked (:class:`LockedEncoder`).
+    """The encoder to load ``path`` with: ``current`` when it can query that bundle, else a fresh one
+    (:func:`serving_encoder`): coalescing (:class:`~skillmatch.coalesce.CoalescingEncoder`, one encoder thread)
+    unless ``api_coalesce_texts`` is 0, then locked (:class:`LockedEncoder`).
 
     Returns None when the manifest cannot be read (``Bundle.load`` then reports the problem).
     """
@@ -129,13 +170,7 @@ def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Enc
         except BundleError:
             pass
     wanted = settings.model if "model" in settings.model_fields_set else model_id
-    serving = settings.model_copy(
-        update={
-            "use_cache": settings.api_use_cache,
-            "encoder_threads": encoder_threads(settings, serving=True),
-        }
-    )
-    encoder = SentenceTransformerEncoder.from_settings(serving, wanted)
+    encoder = serving_encoder(settings, wanted)
     if settings.api_coalesce_texts > 0:
         return CoalescingEncoder(encoder, max_texts=settings.api_coalesce_texts)
     return LockedEncoder(encoder)
