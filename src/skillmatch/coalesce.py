@@ -4,14 +4,22 @@ A server encodes a few short phrases per request. One model run of 5 phrases cos
 of 20 (each run streams the model's weights through the core once, and matrix products on a handful of rows use
 it poorly), and runs that overlap in several threads compete for the same two cores. :class:`CoalescingEncoder`
 gives the wrapped encoder to one thread of its own: callers queue their texts and wait; the thread takes every call
-waiting (oldest first, up to ``max_texts`` texts), encodes them in one call and hands each caller its vectors.
+waiting (oldest first, up to ``max_texts`` texts; a larger call alone), encodes them in one call and hands each
+caller its vectors.
 Nobody waits for a timer: a call that finds the thread idle is encoded at once (alone; it pays only the hand-off
 to the encoder's thread), and under load batches form by themselves from the calls that queued behind the running
 one.
 
-A call with more texts than ``max_texts`` (a posting to extract skills from) is not what coalescing is for: when
-the wrapped encoder is thread-safe it runs straight away in the caller's thread, beside the coalesced runs, so a
-long text does not hold up the short calls queued behind it; otherwise it runs alone on the encoder's thread.
+Runs are kept short on purpose. Callers in a server do more than encode: a request thread encodes its phrases,
+then spends as long again in Python (linking, gaps, the optimiser) under the interpreter lock. Long runs make
+convoys: eight requests encode in one run while the Python side idles, then take turns at the interpreter lock
+while the encoder idles. Runs of two 5-phrase requests keep both busy (the API's default ``max_texts`` of 10:
+p99 65-72 instead of 87-102 ms at concurrency 8, docs/performance.md).
+
+A call with more than ``long_call_texts`` texts (a posting to extract skills from) is not what coalescing is for:
+when the wrapped encoder is thread-safe it runs straight away in the caller's thread, beside the coalesced runs,
+so a long text does not hold up the short calls queued behind it; otherwise it runs alone on the encoder's thread,
+as does a call of more than ``max_texts`` texts up to ``long_call_texts``.
 
 Measured on 2 cores (docs/performance.md): coalescing cut the server's CPU per 5-phrase request from 14.4 to
 12.7 ms when the request threads led runs in turn; a thread of its own does better (in-process, 148-152 instead
@@ -32,6 +40,10 @@ import numpy as np
 
 from skillmatch.encoder import Encoder, ProgressFn
 
+#: Calls with more texts than this (by default) run in their caller's thread beside the coalesced runs when the
+#: wrapped encoder is thread-safe: a posting's sentences and phrases, not a learner's skills.
+LONG_CALL_TEXTS = 64
+
 
 @dataclass(eq=False)
 class _Call:
@@ -49,20 +61,32 @@ class CoalescingEncoder:
 
     Args:
         inner: the encoder that does the work. Its coalesced calls run on one thread of this object's, never two
-            at once; only a call of more than ``max_texts`` texts to an encoder whose ``thread_safe`` attribute is
-            true runs beside them, in its caller's thread.
-        max_texts: most texts in one coalesced run; a call with more runs on its own (see the module's text).
+            at once; only a call of more than ``long_call_texts`` texts to an encoder whose ``thread_safe``
+            attribute is true runs beside them, in its caller's thread.
+        max_texts: most texts in one coalesced run; a call with more runs alone (see the module's text).
+        long_call_texts: calls with more texts than this run in their caller's thread when the wrapped encoder
+            is thread-safe (default: the larger of :data:`LONG_CALL_TEXTS` and ``max_texts``).
         idle_seconds: the encoding thread ends after this long without work (and starts again with the next
             call), so an encoder that is no longer served is not kept alive by its thread.
     """
 
-    def __init__(self, inner: Encoder, *, max_texts: int = 64, idle_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        inner: Encoder,
+        *,
+        max_texts: int = 10,
+        long_call_texts: int | None = None,
+        idle_seconds: float = 5.0,
+    ) -> None:
         if max_texts < 1:
             raise ValueError(f"max_texts must be at least 1, not {max_texts}")
+        if long_call_texts is not None and long_call_texts < 1:
+            raise ValueError(f"long_call_texts must be at least 1, not {long_call_texts}")
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
         self.max_texts = max_texts
+        self.long_call_texts = max(LONG_CALL_TEXTS, max_texts) if long_call_texts is None else long_call_texts
         self.idle_seconds = idle_seconds
         self._cond = threading.Condition()
         self._waiting: deque[_Call] = deque()
@@ -84,7 +108,7 @@ class CoalescingEncoder:
         call = _Call(list(texts), progress)
         if not call.texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(call.texts) > self.max_texts and getattr(self.inner, "thread_safe", False):
+        if len(call.texts) > self.long_call_texts and getattr(self.inner, "thread_safe", False):
             return self.inner.encode(call.texts, progress=progress)
         with self._cond:
             self._waiting.append(call)

@@ -118,10 +118,11 @@ class Settings(BaseSettings):
         "back to encoder_backend with a warning.",
     )
     api_coalesce_texts: int = Field(
-        64,
+        10,
         ge=0,
         description="Concurrent requests' texts of up to this many are encoded together in one run, one run at a "
-        "time (0: each request encodes on its own).",
+        "time (0: each request encodes on its own). Short runs keep the encoder and the request threads busy at "
+        "once (see skillmatch.coalesce); calls of more than 64 texts run beside them.",
     )
     api_gc_freeze: bool = Field(
         True,

@@ -185,7 +185,7 @@ def test_overlap_encoder_does_see_overlap() -> None:
 
 def test_long_call_runs_in_the_callers_thread_beside_a_blocked_run_when_thread_safe() -> None:
     inner = GatedEncoder(thread_safe=True)
-    encoder = CoalescingEncoder(inner, max_texts=3)  # type: ignore[arg-type]
+    encoder = CoalescingEncoder(inner, max_texts=2, long_call_texts=3)  # type: ignore[arg-type]
     leader = start_blocked_run(encoder, inner)
     long_texts = [f"posting sentence {i}" for i in range(4)]
     long_call = call(encoder, long_texts)
@@ -201,7 +201,7 @@ def test_long_call_runs_in_the_callers_thread_beside_a_blocked_run_when_thread_s
 def test_long_call_waits_for_the_encoding_thread_when_not_thread_safe(thread_safe: bool | None) -> None:
     inner = GatedEncoder(thread_safe=thread_safe)
     assert getattr(inner, "thread_safe", False) is False
-    encoder = CoalescingEncoder(inner, max_texts=3)  # type: ignore[arg-type]
+    encoder = CoalescingEncoder(inner, max_texts=2, long_call_texts=3)  # type: ignore[arg-type]
     leader = start_blocked_run(encoder, inner)
     long_texts = [f"posting sentence {i}" for i in range(4)]
     long_call = call(encoder, long_texts)
@@ -215,6 +215,33 @@ def test_long_call_waits_for_the_encoding_thread_when_not_thread_safe(thread_saf
     assert inner.batches == [["leader"], long_texts]  # alone, unsplit
     assert inner.threads[1] is inner.threads[0]  # on the encoding thread
     assert inner.threads[1] not in (leader, long_call)
+
+
+def test_a_call_over_max_texts_but_not_long_queues_and_runs_alone_on_the_encoding_thread() -> None:
+    # a learner with a dozen skills: more than one run takes, fewer than a posting; it must not run beside the
+    # coalesced runs (two runs at once each run slower), nor be split
+    inner = GatedEncoder(thread_safe=True)
+    encoder = CoalescingEncoder(inner, max_texts=3)  # type: ignore[arg-type]
+    assert encoder.long_call_texts == 64
+    leader = start_blocked_run(encoder, inner)
+    texts = [f"skill {i}" for i in range(12)]
+    mid = call(encoder, texts)
+    after = call(encoder, ["after"])
+    wait_until(lambda: len(encoder._waiting) == 2, "both calls have queued")
+    assert inner.batches == [["leader"]]
+    inner.gate.set()
+    np.testing.assert_array_equal(mid.outcome(), expected(texts))
+    np.testing.assert_array_equal(after.outcome(), expected(["after"]))
+    leader.outcome()
+    assert inner.batches == [["leader"], texts, ["after"]]
+    assert inner.threads[1] is inner.threads[0] is inner.threads[2]
+
+
+def test_long_call_texts_defaults_to_at_least_max_texts() -> None:
+    assert CoalescingEncoder(HashingEncoder(), max_texts=100).long_call_texts == 100  # type: ignore[arg-type]
+    assert CoalescingEncoder(HashingEncoder(), max_texts=10).long_call_texts == 64  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="long_call_texts"):
+        CoalescingEncoder(HashingEncoder(), long_call_texts=0)  # type: ignore[arg-type]
 
 
 def test_an_error_reaches_every_caller_of_its_run_and_the_encoder_goes_on() -> None:
