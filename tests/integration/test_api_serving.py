@@ -1,0 +1,81 @@
+"""The API on a real bundle with the real encoder, loaded the way the server loads it: request texts are encoded
+with block-wise int8 by default, against the float32 label vectors the bundle was built with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from skillmatch.api import create_app
+from skillmatch.build import demo_paths
+from skillmatch.bundle import Bundle
+from skillmatch.config import Settings
+
+pytest.importorskip("onnxruntime", reason="the served encoder needs onnxruntime (pip install onnxruntime)")
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(demo_bundle_path: Path, integration_settings: Settings) -> Iterator[TestClient]:
+    settings = Settings(
+        bundle=demo_bundle_path,
+        cache_dir=integration_settings.cache_dir,
+        api_gc_freeze=False,
+        api_sighup_reload=False,
+    )
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def float32_bundle(demo_bundle_path: Path, integration_settings: Settings) -> Bundle:
+    """The bundle with the encoder that built it (float32), as the CLI loads it."""
+    return Bundle.load(demo_bundle_path, settings=integration_settings)
+
+
+@pytest.fixture(scope="module")
+def posting_texts() -> list[str]:
+    postings = pd.read_csv(demo_paths()[2])
+    return postings["description"].head(12).tolist()
+
+
+def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float32_bundle: Bundle) -> None:
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    encoder = ready.json()["bundle"]["encoder"]
+    assert encoder["backend"] == "onnx-int8-block"
+    assert encoder["fingerprint"] == float32_bundle.manifest["model"]["fingerprint"] + "+int8-block"
+
+
+def test_served_extraction_ranks_like_the_float32_linker(
+    client: TestClient, float32_bundle: Bundle, posting_texts: list[str]
+) -> None:
+    response = client.post("/v1/skills/extract", json={"texts": posting_texts, "top_k": 5})
+    assert response.status_code == 200
+    served = [{s["id"]: s["score"] for s in r["skills"]} for r in response.json()["results"]]
+    reference = [{s.id: s.score for s in f} for f in float32_bundle.linker.link(posting_texts, top_k=5)]
+    assert all(served) and len(served) == len(reference) == 12
+    # the best skill of every posting is the same, most of the top 5 too, and shared skills score alike
+    assert [max(s, key=s.get) for s in served] == [max(r, key=r.get) for r in reference]
+    overlap = sum(len(s.keys() & r.keys()) for s, r in zip(served, reference, strict=True))
+    assert overlap >= 0.9 * sum(len(r) for r in reference)
+    diffs = [abs(s[k] - r[k]) for s, r in zip(served, reference, strict=True) for k in s.keys() & r.keys()]
+    assert max(diffs) < 0.02
+
+
+def test_served_recommendations_work_end_to_end(client: TestClient) -> None:
+    role = client.get("/v1/roles", params={"q": "data analyst", "limit": 1}).json()["roles"][0]
+    assert "data analyst" in role["label"]
+    skills = ["hands-on SQL", "experience with Excel", "presenting results"]
+    response = client.post("/v1/recommendations", json={"roles": [role["id"]], "skills": skills})
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert (
+        0 < plan["coverage_before"] < plan["coverage_after"]
+    )  # the phrases were recognised, the pathway helps
+    assert plan["pathway"]
