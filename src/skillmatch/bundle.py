@@ -103,6 +103,11 @@ def _fingerprint_digest(fingerprint: str) -> str | None:
     return fingerprint.rsplit("@", 1)[1] if "@" in fingerprint else None
 
 
+def _fingerprint_precision(fingerprint: str) -> str:
+    """The precision suffix of a fingerprint ("" for float32): ``int8`` of ``model@hub+int8``."""
+    return (_fingerprint_digest(fingerprint) or "").partition("+")[2]
+
+
 def _link_table(
     linker: SkillLinker,
     owner_ids: list[str],
@@ -566,9 +571,14 @@ def check_encoder(manifest: dict[str, Any], encoder: Encoder, path: Path) -> Non
             f"{encoder.model_id} has {encoder.dim}; use the same model or rebuild the bundle"
         )
     # an encoder at a precision that stands in for float32 (int8-block) may query a float32 bundle and vice versa
-    want = _fingerprint_digest(vector_family(model["fingerprint"]))
-    have = _fingerprint_digest(vector_family(encoder.fingerprint))
-    same = (want == have) if (want and have) else (model["id"] == encoder.model_id)
+    want_family, have_family = vector_family(model["fingerprint"]), vector_family(encoder.fingerprint)
+    want, have = _fingerprint_digest(want_family), _fingerprint_digest(have_family)
+    if want and have:
+        same = want == have
+    else:  # a hub model on one side: the same id, at the same precision
+        same = model["id"] == encoder.model_id and _fingerprint_precision(
+            want_family
+        ) == _fingerprint_precision(have_family)
     if not same:
         raise BundleError(
             f"{path} was built with model {model['id']} (fingerprint {model['fingerprint']}) but the encoder is "

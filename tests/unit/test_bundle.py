@@ -190,3 +190,32 @@ def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
         inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[]
     )
     assert sum(linked) > 0
+
+
+@pytest.mark.parametrize(
+    ("built", "querying", "accepted"),
+    [
+        ("m@0123", "m@0123", True),
+        ("m@0123", "m@0123+int8-block", True),  # block-wise int8 stands in for float32 ...
+        ("m@0123+int8-block", "m@0123", True),  # ... both ways
+        ("m@0123", "m@0123+int8", False),  # dynamic int8 does not
+        ("m@0123+int8", "m@0123+int8", True),
+        ("m@0123", "m@4567", False),  # other weights
+        ("m", "m@hub+int8-block", True),  # a hub model (no weights digest): the id and the precision decide
+        ("m", "m@hub+int8", False),
+        ("m@hub+int8", "m", False),
+        ("m", "other", False),
+    ],
+)
+def test_check_encoder_compares_weights_and_precision(built: str, querying: str, accepted: bool) -> None:
+    from types import SimpleNamespace
+
+    from skillmatch.bundle import check_encoder
+
+    manifest = {"model": {"id": built.split("@")[0], "fingerprint": built, "dim": 8}}
+    encoder = SimpleNamespace(model_id=querying.split("@")[0], fingerprint=querying, dim=8)
+    if accepted:
+        check_encoder(manifest, encoder, Path("bundle"))  # type: ignore[arg-type]
+    else:
+        with pytest.raises(BundleError, match="fingerprint"):
+            check_encoder(manifest, encoder, Path("bundle"))  # type: ignore[arg-type]
