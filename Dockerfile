@@ -21,7 +21,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TRANSFORMERS_OFFLINE=1 \
     TRANSFORMERS_VERBOSITY=error \
     SKILLMATCH_DEMO_DIR=/app/data/demo \
-    SKILLMATCH_USE_CACHE=false
+    SKILLMATCH_USE_CACHE=false \
+    SKILLMATCH_ONNX_DIR=/app/models/onnx
 
 WORKDIR /app
 
@@ -37,10 +38,14 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install .
 
-# 3. the demo bundle, built now so that start-up needs no network and no build; and an unprivileged user
-#    to run as (bundles are only read)
+# 3. the demo bundle, built now so that start-up needs no network and no build; the ONNX exports of the default
+#    model (float32 for builds, block-wise int8 for the API's request texts), made now so that start-up needs no
+#    torch; and an unprivileged user to run as (bundles and exports are only read). A bundle built with another
+#    model needs its own exports: mount a writable folder at SKILLMATCH_ONNX_DIR (or the server falls back to
+#    torch, with a warning in its log)
 COPY data/demo ./data/demo
 RUN skillmatch build --demo --out /app/models/bundles/demo --no-cache \
+    && python -c "from skillmatch.api.state import serving_encoder; from skillmatch.config import get_settings; s = get_settings(); serving_encoder(s, s.model)" \
     && useradd --system --create-home --uid 10001 --user-group skillmatch
 USER 10001
 
