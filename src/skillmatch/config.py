@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     encoder_backend: Literal["auto", "torch", "onnx", "onnx-int8-block", "onnx-int8"] = Field(
         "auto",
         description="Encoder runtime: torch (sentence-transformers), onnx (ONNX Runtime: same vectors, about 2x "
-        "faster; needs onnxruntime), onnx-int8-block (block-wise int8: about 30 % faster again, vectors within "
+        "faster; needs onnxruntime), onnx-int8-block (block-wise int8: about 30 % less CPU again, vectors within "
         "a cosine of 0.999, interchangeable with float32 bundles), onnx-int8 (dynamic int8 weights: faster "
         "still, vectors further off, own fingerprint) or auto (onnx when onnxruntime is installed and the model "
         "exports, else torch).",
