@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
+    for variant in args.variants:
+        if variant.count(":") != 1:
+            parser.error(f"variant {variant!r} is not labels[/queries]:index")
     bundle = Bundle.load(args.bundle, settings=get_settings(use_cache=False), verify_checksums=False)
     concepts = bundle.taxonomy.concepts
     sets = {
@@ -116,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     phrases = [p for payload in payloads for p in payload["skills"]][: args.phrases]
     results = []
     for variant in args.variants:
-        if variant.count(":") != 1:
-            parser.error(f"variant {variant!r} is not labels[/queries]:index")
         snap = load_snapshot()
         result = evaluate_variant(bundle, variant, args.cache_dir, sets, phrases)
         result["load"], result["busy"] = snap["load"], snap["busy"]
@@ -132,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
             "top1_same": round(100 * sum(a[:1] == b[:1] for a, b in pairs) / len(pairs), 2),
             "top5_overlap": round(100 * sum(len(set(a) & set(b)) / len(b) for a, b in pairs) / len(pairs), 2),
         }
-    for r in results:
         del r["phrase_links"]
     base = results[0]
     rows = []
