@@ -14,7 +14,7 @@ Runs are kept short on purpose. Callers in a server do more than encode: a reque
 then spends as long again in Python (linking, gaps, the optimiser) under the interpreter lock. Long runs make
 convoys: eight requests encode in one run while the Python side idles, then take turns at the interpreter lock
 while the encoder idles. Runs of two 5-phrase requests keep both busy (the API's default ``max_texts`` of 10:
-p99 64-84 ms in 7 runs at concurrency 8, against 87-102 ms with runs of up to 64 texts; docs/performance.md).
+p99 64-84 ms in 10 runs at concurrency 8, against 87-102 ms with runs of up to 64 texts; docs/performance.md).
 
 A call with more than ``long_call_texts`` texts (a posting to extract skills from) is not what coalescing is for:
 when the wrapped encoder is thread-safe it runs straight away in the caller's thread, beside the coalesced runs,
