@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,26 +43,100 @@ ModelOpt = Annotated[
 ]
 
 
+#: Exit status of a command that failed at run time (bad data, missing file, unknown role, ...).
+EXIT_RUNTIME = 1
+#: Exit status of a command called wrongly (click's own usage errors exit with 2 too).
+EXIT_USAGE = 2
+
+#: Inputs with at least this many texts get a progress bar on standard error.
+PROGRESS_MIN_TEXTS = 50
+
+
+class TableOrJson(StrEnum):
+    """Output formats of ``gaps`` and ``recommend``."""
+
+    table = "table"
+    json = "json"
+
+
+class JsonOrCsv(StrEnum):
+    """Output formats of ``cohort``."""
+
+    json = "json"
+    csv = "csv"
+
+
+def _package_version() -> str:
+    try:
+        return version("skillmatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"skillmatch {_package_version()}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def setup() -> None:
+def setup(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """skillmatch: link skills to micro-credentials through a standard skills taxonomy (ESCO)."""
     with friendly_errors():
         apply_thread_settings(get_settings())
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print an error and exit non-zero."""
+def fail(message: str, code: int = EXIT_RUNTIME) -> None:
+    """Print an error and exit with ``code`` (1: run-time error, 2: usage error)."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 @contextmanager
-def friendly_errors() -> Iterator[None]:
-    """Turn the library's expected errors into one clear line and a non-zero exit."""
+def friendly_errors(code: int = EXIT_RUNTIME) -> Iterator[None]:
+    """Turn the library's expected errors into one clear line and exit status ``code``."""
     try:
         yield
     except (InputError, BundleError, ModelLoadError, FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+        fail(str(exc), code)
+
+
+@contextmanager
+def text_progress(total: int, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on standard error for ``total`` items (none for short inputs)."""
+    if total < PROGRESS_MIN_TEXTS:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"{what:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(what, total=total)
+
+        def update(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield update
+
+
+def link_in_chunks(
+    link: Callable[[Sequence[str]], list[list[object]]],
+    texts: Sequence[str],
+    progress: Callable[[int, int], None] | None,
+    chunk: int = 64,
+) -> list[list[object]]:
+    """``link(texts)`` in chunks of ``chunk`` texts, reporting ``progress(done, total)`` after each."""
+    if progress is None:
+        return link(texts)
+    out: list[list[object]] = []
+    for start in range(0, len(texts), chunk):
+        out.extend(link(texts[start : start + chunk]))
+        progress(len(out), len(texts))
+    return out
 
 
 @contextmanager
@@ -144,7 +220,7 @@ def build(
             credentials = credentials or cred_path
             postings = postings or post_path
         if not taxonomy:
-            fail("give --taxonomy PATH (or --demo)")
+            fail("give --taxonomy PATH (or --demo)", EXIT_USAGE)
         inputs = read_inputs(taxonomy, credentials, postings)
         if inputs.rejects:
             where = "" if strict else " (full report in the bundle's rejects.csv)"
@@ -185,14 +261,19 @@ def extract(
     settings = get_settings()
     texts = read_lines(file)
     loaded = load_bundle(bundle, settings)
-    results = loaded.linker.link(texts, top_k=top_k, min_score=min_score)
+    with text_progress(len(texts), "linking") as progress:
+        results = link_in_chunks(
+            lambda chunk: loaded.linker.link(chunk, top_k=top_k, min_score=min_score),  # type: ignore[arg-type,return-value]
+            texts,
+            progress,
+        )
     emit_jsonl(
         [
             {
                 "text": text,
                 "skills": [s.to_dict() for s in found],
             }
-            for text, found in zip(texts, results, strict=True)
+            for text, found in zip(texts, results, strict=True)  # type: ignore[attr-defined]
         ]
     )
 
@@ -248,7 +329,7 @@ def make_learner(skills: str | None, cv: Path | None, held: list[str] | None) ->
             fail(f"{cv}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
     learner = Learner(skills=split_skills(skills), cv=cv_text, credentials_held=list(held or []))
     if not learner.skills and not learner.cv and not learner.credentials_held:
-        fail("tell us what the learner has: --skills, --cv and/or --held")
+        fail("tell us what the learner has: --skills, --cv and/or --held", EXIT_USAGE)
     return learner
 
 
@@ -261,6 +342,12 @@ def resolve_roles(matcher: Matcher, roles: list[str]) -> list[str]:
     except UnknownRoleError as exc:
         fail(str(exc))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def counts_in_words(counts: dict[str, int]) -> str:
+    """``{"covered": 3, "partial": 1, "missing": 2}`` -> ``"3 covered, 1 partly covered, 2 missing"``."""
+    names = {"covered": "covered", "partial": "partly covered", "missing": "missing"}
+    return ", ".join(f"{counts.get(key, 0)} {name}" for key, name in names.items())
 
 
 def print_json(data: object) -> None:
@@ -301,7 +388,7 @@ def gaps(
     skills: SkillsOpt = None,
     cv: CvOpt = None,
     held: HeldOpt = None,
-    output: Annotated[str, typer.Option("--format", "-f", help="json or table")] = "table",
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
 ) -> None:
     """Compare a learner with one or more roles: covered, partly covered and missing skills."""
     from skillmatch.gaps import analyse_gap, resolve_learner
@@ -311,13 +398,13 @@ def gaps(
     role_ids = resolve_roles(matcher, role)
     with friendly_errors():
         report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids).to_dict()
-    if output == "json":
+    if output is TableOrJson.json:
         print_json(report)
         return
     out = Console()
     out.print(
-        f"[bold]{', '.join(str(r['label']) for r in report['roles'])}[/]: coverage "
-        f"{report['coverage']:.0%} ({report['counts']})"
+        f"[bold]{escape(', '.join(str(r['label']) for r in report['roles']))}[/]: coverage "
+        f"{report['coverage']:.0%} ({counts_in_words(report['counts'])})"
     )
     table = Table("status", "skill", "weight", "coverage", "gap", "matched by")
     for item in report["skills"]:
@@ -351,14 +438,14 @@ def recommend(
         list[str] | None, typer.Option("--language", help="Allowed language (repeatable).")
     ] = None,
     exclude_provider: Annotated[list[str] | None, typer.Option("--exclude-provider")] = None,
-    output: Annotated[str, typer.Option("--format", "-f", help="json or table")] = "table",
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
 ) -> None:
     """Recommend a pathway of credentials that closes the learner's gap within their limits."""
     from skillmatch.recommend import Limits
     from skillmatch.recommend import recommend as run_recommend
 
     learner = make_learner(skills, cv, held)
-    with friendly_errors():
+    with friendly_errors(EXIT_USAGE):
         limits = Limits(
             max_hours=max_hours,
             max_cost=max_cost,
@@ -377,7 +464,7 @@ def recommend(
         result = run_recommend(matcher, learner, role_ids, limits)
     except (UnknownCredentialError, ValueError) as exc:
         fail(str(exc).strip("'\""))
-    if output == "json":
+    if output is TableOrJson.json:
         print_json(result)
         return
     out = Console()
@@ -417,7 +504,7 @@ def cohort(
     bundle: BundleOpt,
     learners: Annotated[Path, typer.Option("--learners", "-l", help="Learners file (CSV/JSONL/Parquet).")],
     role: RoleOpt,
-    output: Annotated[str, typer.Option("--format", "-f", help="json or csv")] = "json",
+    output: Annotated[JsonOrCsv, typer.Option("--format", "-f", help="Output format.")] = JsonOrCsv.json,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero if any learner row is rejected.")
     ] = False,
@@ -437,7 +524,7 @@ def cohort(
     with friendly_errors():
         report = cohort_gaps(matcher, to_learners(result.table), role_ids)
     report["rejected_rows"] = [str(r) for r in result.rejects]
-    if output == "csv":
+    if output is JsonOrCsv.csv:
         gap_table(report).to_csv(sys.stdout, index=False)
     else:
         print_json(report)
@@ -445,30 +532,49 @@ def cohort(
 
 # --- API ------------------------------------------------------------------------------------------------------
 
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="Interface to bind (default: SKILLMATCH_API_HOST or 127.0.0.1).")
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option("--port", "-p", min=1, max=65535, help="Port (default: SKILLMATCH_API_PORT or 8000)."),
+]
+
 
 @app.command()
 def serve(
     bundle: Annotated[
         Path | None, typer.Option("--bundle", "-b", help="Bundle folder (default: SKILLMATCH_BUNDLE).")
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = 1,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-w", min=1, help="Worker processes (default: SKILLMATCH_API_WORKERS or 1)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API on a bundle (OpenAPI docs at /docs; see docs/api.md)."""
     from skillmatch.api.server import serve as run_server
 
-    path = bundle or get_settings().bundle
+    settings = get_settings()
+    path = bundle or settings.bundle
     if path is None:
-        fail("give --bundle PATH or set SKILLMATCH_BUNDLE")
+        fail("give --bundle PATH or set SKILLMATCH_BUNDLE", EXIT_USAGE)
     with friendly_errors():
-        run_server(path, host=host, port=port, workers=workers)
+        run_server(
+            path,  # type: ignore[arg-type]
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            workers=workers or settings.api_workers,
+        )
 
 
 @app.command()
 def demo(
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8000,
+    host: HostOpt = None,
+    port: PortOpt = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo bundle is built.")] = Path(
         "models/bundles/demo"
     ),
@@ -480,6 +586,9 @@ def demo(
     from skillmatch.api.server import ensure_demo_bundle
     from skillmatch.api.server import serve as run_server
 
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
     with friendly_errors():
         if rebuild or not (out / "manifest.json").is_file():
             err.print(f"building the demo bundle at {out} (a few minutes on a laptop CPU)...")
@@ -516,8 +625,13 @@ def evaluate(
     if not data.is_dir():
         fail(f"{data}: no such folder (give --data PATH to the shared data with benchmarks/)")
     loaded = load_bundle(bundle, get_settings())
-    with friendly_errors():
-        results = run_all(loaded, data, normalisation_sample=normalisation_sample)
+    with friendly_errors(), build_progress() as progress:
+        results = run_all(
+            loaded,
+            data,
+            normalisation_sample=normalisation_sample,
+            progress=progress,  # type: ignore[arg-type]
+        )
     if output is not None:
         output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     sys.stdout.write(format_table(results) + "\n")

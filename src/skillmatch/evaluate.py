@@ -635,13 +635,20 @@ def evaluate_role_profiles(bundle: Bundle, k: Sequence[int] = (10, 20)) -> dict[
 # --- all together -----------------------------------------------------------------------------------------
 
 
-def run_all(bundle: Bundle, data_dir: str | Path, *, normalisation_sample: int = 2000) -> dict[str, Any]:
+def run_all(
+    bundle: Bundle,
+    data_dir: str | Path,
+    *,
+    normalisation_sample: int = 2000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Run every evaluation the data allows; a part whose data is missing is skipped with a note.
 
     Args:
         bundle: A loaded (ESCO) bundle.
         data_dir: The shared data folder (holding ``benchmarks/``).
         normalisation_sample: Concepts sampled by :func:`evaluate_skill_normalisation`.
+        progress: Called as ``progress("evaluation", parts_done, 4)`` after each of the four parts.
 
     Returns:
         ``{"bundle", "taxonomy", "skill_extraction", "job_titles", "skill_normalisation", "role_profiles"}``.
@@ -651,6 +658,8 @@ def run_all(bundle: Bundle, data_dir: str | Path, *, normalisation_sample: int =
         "bundle": str(bundle.path),
         "taxonomy": f"{bundle.taxonomy.name} {bundle.taxonomy.version}",
     }
+    step = progress or (lambda _stage, _done, _total: None)
+    step("evaluation", 0, 4)
     files = {name: root / rel for name, rel in SKILL_EXTRACTION_FILES.items()}
     present = {name: p for name, p in files.items() if p.is_file()}
     if present:
@@ -663,14 +672,18 @@ def run_all(bundle: Bundle, data_dir: str | Path, *, normalisation_sample: int =
             "task": "skill_extraction",
             "skipped": f"no benchmark files under {root / 'benchmarks/skill-extraction'}",
         }
+    step("evaluation", 1, 4)
     melo = root / JOB_TITLES_DIR
     results["job_titles"] = (
         evaluate_job_titles(bundle, melo)
         if melo.is_dir()
         else {"task": "job_titles", "skipped": f"MELO folder {melo} not found"}
     )
+    step("evaluation", 2, 4)
     results["skill_normalisation"] = evaluate_skill_normalisation(bundle, sample=normalisation_sample)
+    step("evaluation", 3, 4)
     results["role_profiles"] = evaluate_role_profiles(bundle)
+    step("evaluation", 4, 4)
     return results
 
 

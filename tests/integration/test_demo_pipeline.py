@@ -131,6 +131,45 @@ def test_cli_gaps_and_recommend(demo_bundle_path: Path) -> None:
             assert pre in ids[: ids.index(step["credential"]["id"])]
     table = run("recommend", "--bundle", str(demo_bundle_path), "--role", "data analyst", "--skills", "Excel")
     assert "coverage" in table
+    human = run("gaps", "--bundle", str(demo_bundle_path), "--role", "data analyst", "--skills", "Excel, SQL")
+    counts = json.loads(
+        run(
+            "gaps",
+            "--bundle",
+            str(demo_bundle_path),
+            "--role",
+            "data analyst",
+            "--skills",
+            "Excel, SQL",
+            "-f",
+            "json",
+        )
+    )["counts"]
+    assert (
+        f"{counts['covered']} covered, {counts['partial']} partly covered, {counts['missing']} missing"
+        in human
+    )
+    assert "{" not in human.splitlines()[0]
+
+
+@pytest.mark.parametrize(("command", "bad"), [("gaps", "csv"), ("recommend", "csv"), ("cohort", "table")])
+def test_cli_format_accepts_only_its_values(demo_bundle_path: Path, command: str, bad: str) -> None:
+    extra = (
+        ["--learners", str(REPO / "data/demo/learners.csv")] if command == "cohort" else ["--skills", "SQL"]
+    )
+    result = CliRunner().invoke(
+        app, [command, "--bundle", str(demo_bundle_path), "--role", "data analyst", *extra, "--format", bad]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output and bad in result.output
+
+
+def test_cli_extract_shows_progress_for_long_inputs(demo_bundle_path: Path) -> None:
+    texts = "\n".join(f"Write SQL queries for report {i}" for i in range(60))
+    result = CliRunner().invoke(app, ["extract", "--bundle", str(demo_bundle_path)], input=texts)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 60
+    assert "linking" in result.stderr and "60/60" in result.stderr
 
 
 def test_cli_cohort_csv(demo_bundle_path: Path, tmp_path: Path) -> None:
@@ -165,16 +204,16 @@ def test_cli_errors_are_clear(demo_bundle_path: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["gaps", "--bundle", str(demo_bundle_path), "--role", "astronaut on mars", "--skills", "SQL"]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a run-time error; usage errors exit 2
     assert "unknown role" in result.output
     result = CliRunner().invoke(app, ["extract", "--bundle", str(tmp_path)])
-    assert result.exit_code == 2 and "not a skillmatch bundle" in result.output
+    assert result.exit_code == 1 and "not a skillmatch bundle" in result.output
     bad = tmp_path / "creds.csv"
     bad.write_text("id,title,learning_outcomes,cost\nA,Course A,Do things,-5\n")
     result = CliRunner().invoke(
         app, ["build", "--demo", "--credentials", str(bad), "--strict", "--out", str(tmp_path / "b")]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "creds.csv, row 2 [cost]" in result.output
     assert not (tmp_path / "b").exists()
 
