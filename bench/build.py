@@ -24,10 +24,10 @@ from typing import Any
 
 from common import ROOT, SHARED, load_snapshot, machine, print_table, settings_overrides
 
-from skillmatch.benchmarks import skillspan_postings
 from skillmatch.build import read_inputs, run_build
 from skillmatch.config import get_settings
-from skillmatch.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.evaluation.benchmarks import skillspan_postings
 
 #: What each stage of the manifest's ``timings_s`` handles, to turn times into texts per second.
 STAGE_UNITS = {

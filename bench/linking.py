@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 
-from skillmatch.benchmarks import skillspan_postings
 from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
-from skillmatch.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
-from skillmatch.fastpath import KnownVectorEncoder
+from skillmatch.encoding.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
+from skillmatch.encoding.known_vectors import KnownVectorEncoder
+from skillmatch.evaluation.benchmarks import skillspan_postings
 
 
 class TimedEncoder:

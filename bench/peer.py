@@ -7,8 +7,8 @@ there is no network). Measured:
 * **throughput** (postings/s) over ``--postings`` texts: skillmatch's ``linker.link`` against the peer's
   ``get_skills`` (both called once with all texts; medians of ``--repeat`` runs; our encoder starts each
   repeat with an empty memory LRU and no disk cache, the peer has no cache);
-* **RP@5** on the TECH and HOUSE validation sets (``skillmatch.benchmarks.load_skill_extraction``,
-  ``skillmatch.metrics``). Our ranking is the linker's (no threshold). The peer returns an unordered list of
+* **RP@5** on the TECH and HOUSE validation sets (``skillmatch.evaluation.benchmarks.load_skill_extraction``,
+  ``skillmatch.evaluation.metrics``). Our ranking is the linker's (no threshold). The peer returns an unordered list of
   skills above a threshold, so its ranking is rebuilt from its own parts: the sentence is split with its
   ``_texts_to_tokens``, the pieces are encoded with its model, and each skill scores the highest cosine
   between any piece and the skill's embedding (the peer embeds label + alt labels + description per skill);
@@ -33,12 +33,12 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 from linking import posting_texts
 
-from skillmatch.benchmarks import load_skill_extraction
 from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
-from skillmatch.encoder import SentenceTransformerEncoder
-from skillmatch.fastpath import KnownVectorEncoder
-from skillmatch.metrics import mean_metrics
+from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.known_vectors import KnownVectorEncoder
+from skillmatch.evaluation.benchmarks import load_skill_extraction
+from skillmatch.evaluation.metrics import mean_metrics
 
 
 def load_peer(threads: int) -> tuple[Any, float, bool]:

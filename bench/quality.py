@@ -27,12 +27,12 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, print_table
 from load import recommendation_payloads
 
-from skillmatch.benchmarks import load_skill_extraction
 from skillmatch.bundle import Bundle, bundle_linker
 from skillmatch.config import get_settings
-from skillmatch.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.evaluation.benchmarks import load_skill_extraction
+from skillmatch.evaluation.metrics import mean_metrics
 from skillmatch.index import VectorIndex
-from skillmatch.metrics import mean_metrics
 
 
 def evaluate_variant(

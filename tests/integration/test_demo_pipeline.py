@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from skillmatch.bundle import Bundle
 from skillmatch.cli import app
 from skillmatch.config import Settings
-from skillmatch.matching import Matcher
+from skillmatch.matching.context import MatchContext
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,10 @@ def private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def matcher(demo_bundle_path: Path, real_encoder: object) -> Matcher:
-    return Matcher(Bundle.load(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder))
+def matcher(demo_bundle_path: Path, real_encoder: object) -> MatchContext:
+    return MatchContext(
+        Bundle.load(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
+    )
 
 
 def run(*args: str, stdin: str | None = None) -> str:
@@ -49,7 +51,7 @@ def test_demo_bundle_manifest(demo_bundle_path: Path) -> None:
     assert every <= set(manifest["files"])
 
 
-def test_every_credential_and_posting_is_linked(matcher: Matcher) -> None:
+def test_every_credential_and_posting_is_linked(matcher: MatchContext) -> None:
     bundle = matcher.bundle
     linked_creds = set(bundle.credential_skills["credential_id"])
     assert linked_creds == set(bundle.credentials["id"])
@@ -77,7 +79,7 @@ def test_cli_roles(demo_bundle_path: Path) -> None:
     assert row["roles"][0]["postings"] > 0
 
 
-def test_postings_with_unknown_titles_form_their_own_roles(matcher: Matcher) -> None:
+def test_postings_with_unknown_titles_form_their_own_roles(matcher: MatchContext) -> None:
     roles = matcher.bundle.extra["roles"]
     derived = roles[roles["source"] == "postings"]
     assert len(derived) >= 1
@@ -220,7 +222,7 @@ def test_cli_errors_are_clear(demo_bundle_path: Path, tmp_path: Path) -> None:
 
 def test_rebuild_uses_the_cache(tmp_path: Path, integration_settings: Settings) -> None:
     from skillmatch.build import demo_paths, read_inputs, run_build
-    from skillmatch.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.encoder import SentenceTransformerEncoder
 
     settings = Settings(cache_dir=tmp_path / "cache")
     first = SentenceTransformerEncoder.from_settings(settings)

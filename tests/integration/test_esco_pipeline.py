@@ -12,9 +12,9 @@ import pytest
 
 from skillmatch.bundle import Bundle
 from skillmatch.config import Settings
-from skillmatch.gaps import Learner
-from skillmatch.matching import Matcher
-from skillmatch.recommend import Limits, recommend
+from skillmatch.matching.context import MatchContext
+from skillmatch.matching.gaps import Learner
+from skillmatch.matching.recommend import Limits, recommend
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,8 @@ def bundle(esco_bundle_path: Path, real_encoder: object) -> Bundle:
 
 
 @pytest.fixture(scope="module")
-def matcher(bundle: Bundle) -> Matcher:
-    return Matcher(bundle)
+def matcher(bundle: Bundle) -> MatchContext:
+    return MatchContext(bundle)
 
 
 def test_manifest_describes_the_bundle(esco_bundle_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_explicit_skill_normalisation(bundle: Bundle) -> None:
     assert hit.id == POSTGRESQL
 
 
-def test_role_without_postings_still_has_a_profile(matcher: Matcher) -> None:
+def test_role_without_postings_still_has_a_profile(matcher: MatchContext) -> None:
     roles = matcher.bundle.extra["roles"].set_index("id")
     nurse = matcher.roles.resolve("nurse responsible for general care")
     assert roles.loc[nurse, "postings"] == 0
@@ -81,13 +81,13 @@ def test_role_without_postings_still_has_a_profile(matcher: Matcher) -> None:
     assert result["totals"]["hours"] <= 300
 
 
-def test_skillspan_titles_normalise_or_cluster(matcher: Matcher) -> None:
+def test_skillspan_titles_normalise_or_cluster(matcher: MatchContext) -> None:
     assign = matcher.bundle.extra["posting_roles"]
     assert len(assign) == 140
     assert set(assign["method"]) <= {"title", "cluster", "untitled"}
     assert (assign["method"] == "title").sum() > 20
 
 
-def test_role_search_finds_data_analyst(matcher: Matcher) -> None:
+def test_role_search_finds_data_analyst(matcher: MatchContext) -> None:
     [hits] = matcher.roles.search(["Data Analyst"], top_k=3)
     assert hits[0].id == DATA_ANALYST

@@ -13,7 +13,7 @@ import pytest
 
 from skillmatch.bundle import Bundle
 from skillmatch.config import Settings
-from skillmatch.evaluate import (
+from skillmatch.evaluation.runner import (
     JOB_TITLES_DIR,
     SKILL_EXTRACTION_FILES,
     calibrate_min_score,
@@ -23,7 +23,7 @@ from skillmatch.evaluate import (
     evaluate_skill_normalisation,
     format_table,
 )
-from skillmatch.linking import link_options
+from skillmatch.linking.linker import link_options
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,9 @@ def extraction(bundle: Bundle, bench_paths: dict[str, Path]) -> dict[str, Any]:
 def test_bundle_linker_has_the_tuned_options(bundle: Bundle) -> None:
     wanted = {k: v for k, v in link_options(Settings()).items() if k != "min_score"}
     got = {k: v for k, v in bundle.linker.options().items() if k != "min_score"}
-    assert got == wanted, "the bundle's linker must be made with skillmatch.linking.link_options(settings)"
+    assert got == wanted, (
+        "the bundle's linker must be made with skillmatch.linking.linker.link_options(settings)"
+    )
 
 
 def test_pipeline_beats_dense_preferred_baseline_by_ten_points(extraction: dict[str, Any]) -> None:

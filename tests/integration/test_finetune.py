@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skillmatch.encoder import SentenceTransformerEncoder
-from skillmatch.finetune import (
+from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.evaluation.finetune import (
     HOLDOUT_FILE,
     TRAINING_FILE,
     finetune_encoder,

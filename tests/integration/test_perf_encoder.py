@@ -10,8 +10,8 @@ import pytest
 
 from skillmatch.bundle import BundleError, check_encoder
 from skillmatch.config import Settings
-from skillmatch.encoder import SentenceTransformerEncoder
-from skillmatch.fastpath import KnownVectorEncoder
+from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.index import VectorIndex
 
 pytest.importorskip("onnxruntime", reason="the ONNX backend needs onnxruntime (pip install onnxruntime)")
@@ -109,7 +109,7 @@ def test_int8_block_export_names_the_missing_package(
 ) -> None:  # type: ignore[no-untyped-def]
     import sys
 
-    from skillmatch.onnx_backend import OnnxUnavailable, export_model
+    from skillmatch.encoding.onnx_backend import OnnxUnavailable, export_model
 
     monkeypatch.setitem(sys.modules, "onnxruntime.quantization.matmul_nbits_quantizer", None)
     with pytest.raises(OnnxUnavailable, match="onnx-ir"):

@@ -11,7 +11,7 @@ from fakes import HashingEncoder, make_concepts, posting_row
 
 from skillmatch.bundle import BuildInputs, Bundle, BundleError, build_bundle
 from skillmatch.config import Settings
-from skillmatch.linking import SkillLinker
+from skillmatch.linking.linker import SkillLinker
 from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy
 
 

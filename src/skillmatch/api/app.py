@@ -23,15 +23,15 @@ from skillmatch import __version__
 from skillmatch.api.deps import GENERATION_HEADER
 from skillmatch.api.errors import validation_error
 from skillmatch.api.limits import PayloadLimits
-from skillmatch.api.metrics import Metrics
 from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware
+from skillmatch.api.prometheus import Metrics
 from skillmatch.api.routers import API_PREFIX, admin, cohorts, credentials, learners, ops, roles, skills
 from skillmatch.api.security import parse_key_hashes, parse_origins
 from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_bundle
 from skillmatch.bundle import Bundle
 from skillmatch.config import Settings, get_settings
-from skillmatch.matching import Matcher
-from skillmatch.threads import apply_thread_settings
+from skillmatch.encoding.threads import apply_thread_settings
+from skillmatch.matching.context import MatchContext
 
 log = logging.getLogger("skillmatch.api")
 
@@ -102,7 +102,7 @@ class SkillmatchAPI(FastAPI):
 def create_app(
     settings: Settings | None = None,
     bundle: Bundle | None = None,
-    matcher: Matcher | None = None,
+    matcher: MatchContext | None = None,
     *,
     loader: Loader = load_bundle,
 ) -> FastAPI:

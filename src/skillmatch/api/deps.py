@@ -12,8 +12,8 @@ from fastapi.security import APIKeyHeader
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.security import key_matches
 from skillmatch.api.state import BundleHolder, NotReady, Served
-from skillmatch.gaps import UnknownCredentialError
-from skillmatch.roles import UnknownRoleError
+from skillmatch.matching.gaps import UnknownCredentialError
+from skillmatch.matching.roles import UnknownRoleError
 
 #: Response header naming the generation of the bundle that answered.
 GENERATION_HEADER = "X-Bundle-Generation"

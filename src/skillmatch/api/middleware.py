@@ -14,7 +14,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from skillmatch.api.metrics import UNMATCHED, Metrics
+from skillmatch.api.prometheus import UNMATCHED, Metrics
 
 access_log = logging.getLogger("skillmatch.api.access")
 

@@ -1,7 +1,7 @@
 """The served bundle and its hot swap.
 
-Everything a request needs from a bundle (the bundle, its :class:`~skillmatch.matching.Matcher` and
-:class:`~skillmatch.catalogue.CredentialCatalogue`) is built once into an immutable :class:`Served`. A
+Everything a request needs from a bundle (the bundle, its :class:`~skillmatch.matching.context.MatchContext` and
+:class:`~skillmatch.matching.catalogue.CredentialCatalogue`) is built once into an immutable :class:`Served`. A
 :class:`BundleHolder` keeps one reference to the current :class:`Served`; each request reads it once at its
 start (see :func:`skillmatch.api.deps.served`) and keeps using that object, so requests in flight finish on the
 bundle they started with. A reload builds the new :class:`Served` beside the old one, validates it and swaps the
@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from skillmatch.bundle import Bundle, BundleError, check_encoder
-from skillmatch.catalogue import CredentialCatalogue
-from skillmatch.coalesce import CoalescingEncoder
 from skillmatch.config import Settings
-from skillmatch.encoder import Encoder, ModelLoadError, ProgressFn, SentenceTransformerEncoder
-from skillmatch.matching import Matcher
-from skillmatch.threads import encoder_threads
+from skillmatch.encoding.coalesce import CoalescingEncoder
+from skillmatch.encoding.encoder import Encoder, ModelLoadError, ProgressFn, SentenceTransformerEncoder
+from skillmatch.encoding.threads import encoder_threads
+from skillmatch.matching.catalogue import CredentialCatalogue
+from skillmatch.matching.context import MatchContext
 
 log = logging.getLogger("skillmatch.api")
 
@@ -38,7 +38,7 @@ class LockedEncoder:
 
     Hugging Face tokenizers and the SQLite embedding cache are not safe under concurrent use from several
     threads; the API serves requests from a thread pool, so a served encoder that does not coalesce
-    (``api_coalesce_texts`` = 0; the default coalesces, see :mod:`skillmatch.coalesce`) is wrapped in this. An
+    (``api_coalesce_texts`` = 0; the default coalesces, see :mod:`skillmatch.encoding.coalesce`) is wrapped in this. An
     encoder whose ``thread_safe`` is true (the ONNX Runtime backend without the on-disk cache) runs calls side by
     side: 8 threads in-process gave 98-101 instead of 61-70 recommendations/s (docs/performance.md).
     """
@@ -55,7 +55,7 @@ class LockedEncoder:
         return self.inner.fingerprint
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
-        """Encode, under the lock unless the encoder is thread-safe (see :meth:`skillmatch.encoder.Encoder.encode`)."""
+        """Encode, under the lock unless the encoder is thread-safe (see :meth:`skillmatch.encoding.encoder.Encoder.encode`)."""
         if getattr(self.inner, "thread_safe", False):
             return self.inner.encode(texts, progress=progress)
         with self._lock:
@@ -75,7 +75,7 @@ class Served:
     """One loaded bundle with the objects built from it; never changed once built."""
 
     bundle: Bundle
-    matcher: Matcher
+    matcher: MatchContext
     catalogue: CredentialCatalogue
     generation: int
     loaded_at: float = field(default_factory=time.time)
@@ -106,11 +106,11 @@ def encoder_info(encoder: Encoder) -> dict[str, str]:
     }
 
 
-def validate(bundle: Bundle) -> tuple[Matcher, CredentialCatalogue]:
+def validate(bundle: Bundle) -> tuple[MatchContext, CredentialCatalogue]:
     """Build the matcher and catalogue of a loaded bundle and check it can serve; ValueError says why not."""
     if not len(bundle.taxonomy.concepts):
         raise ValueError(f"bundle {bundle.path} has no taxonomy concepts")
-    matcher = Matcher(bundle)
+    matcher = MatchContext(bundle)
     # related skills of every skill at once (one batched search; ~1.4 s for ESCO) rather than one search per
     # skill on its first use in a request
     matcher.space.warm()
@@ -152,7 +152,7 @@ def serving_encoder(settings: Settings, model: str) -> SentenceTransformerEncode
 
 def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder | None:
     """The encoder to load ``path`` with: ``current`` when it can query that bundle, else a fresh one
-    (:func:`serving_encoder`): coalescing (:class:`~skillmatch.coalesce.CoalescingEncoder`, one encoder thread)
+    (:func:`serving_encoder`): coalescing (:class:`~skillmatch.encoding.coalesce.CoalescingEncoder`, one encoder thread)
     unless ``api_coalesce_texts`` is 0, then locked (:class:`LockedEncoder`).
 
     Returns None when the manifest cannot be read (``Bundle.load`` then reports the problem).
@@ -250,7 +250,7 @@ class BundleHolder:
             raise NotReady("no bundle is loaded yet")
         return served
 
-    def install(self, bundle: Bundle, matcher: Matcher | None = None) -> Served:
+    def install(self, bundle: Bundle, matcher: MatchContext | None = None) -> Served:
         """Validate ``bundle`` (building its matcher unless given) and make it the served one.
 
         Raises:

@@ -19,7 +19,7 @@ from skillmatch.readers.tables import (
 from skillmatch.schema import ReadResult, Reject
 
 if TYPE_CHECKING:
-    from skillmatch.gaps import Learner
+    from skillmatch.matching.gaps import Learner
 
 #: Columns of a learners table. ``skills`` and ``credentials_held`` are lists; skills may carry a level suffix
 #: ("Python: advanced").
@@ -58,8 +58,8 @@ def read_learners(path: str | Path) -> ReadResult:
 
 
 def to_learners(table: pd.DataFrame) -> list[Learner]:
-    """Turn a learners table (LEARNER_COLUMNS) into :class:`~skillmatch.gaps.Learner` objects."""
-    from skillmatch.gaps import Learner
+    """Turn a learners table (LEARNER_COLUMNS) into :class:`~skillmatch.matching.gaps.Learner` objects."""
+    from skillmatch.matching.gaps import Learner
 
     return [
         Learner(

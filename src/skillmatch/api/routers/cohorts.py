@@ -8,7 +8,7 @@ from skillmatch.api.deps import ApiKey, LimitsDep, ServedDep, library_errors
 from skillmatch.api.models import CohortOut, CohortRequest
 from skillmatch.api.routers import API_PREFIX, errors, json_response
 from skillmatch.api.routers.learners import request_limits, resolve_roles, to_learner
-from skillmatch.cohort import cohort_gaps
+from skillmatch.matching.cohort import cohort_gaps
 
 router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencies=[ApiKey])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
 from skillmatch.api.models import CredentialDetailOut, CredentialSearchResponse, CredentialSummaryOut
 from skillmatch.api.routers import API_PREFIX, errors
-from skillmatch.catalogue import CredentialFilter
+from skillmatch.matching.catalogue import CredentialFilter
 from skillmatch.schema import Level, Mode
 
 router = APIRouter(prefix=f"{API_PREFIX}/credentials", tags=["credentials"])

@@ -18,9 +18,9 @@ from skillmatch.api.models import (
     TargetIn,
 )
 from skillmatch.api.routers import API_PREFIX, errors, json_response
-from skillmatch.gaps import Learner, analyse_gap, resolve_learner
-from skillmatch.matching import Matcher
-from skillmatch.recommend import Limits, recommend
+from skillmatch.matching.context import MatchContext
+from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
+from skillmatch.matching.recommend import Limits, recommend
 
 router = APIRouter(prefix=API_PREFIX, tags=["learners"])
 
@@ -53,7 +53,7 @@ def check_target(limits: PayloadLimits, body: TargetIn) -> None:
     limits.learner(("body",), body)
 
 
-def resolve_roles(matcher: Matcher, roles: list[str]) -> list[str]:
+def resolve_roles(matcher: MatchContext, roles: list[str]) -> list[str]:
     """Role ids from ids or names (unknown -> 404 through :func:`library_errors`)."""
     return [matcher.roles.resolve(r) for r in roles]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from skillmatch.api.deps import HolderDep
-from skillmatch.api.metrics import CONTENT_TYPE
 from skillmatch.api.models import HealthOut, ReadyOut
+from skillmatch.api.prometheus import CONTENT_TYPE
 from skillmatch.api.routers import errors
 
 router = APIRouter(tags=["operations"])

@@ -1,0 +1,637 @@
+"""The ``skillmatch`` command line: a thin typer layer over the library."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from skillmatch.bundle import Bundle, BundleError
+from skillmatch.cli.finetune import app as finetune_app
+from skillmatch.config import Settings, get_settings
+from skillmatch.encoding.encoder import ModelLoadError
+from skillmatch.encoding.threads import apply_thread_settings
+from skillmatch.schema import InputError
+
+if TYPE_CHECKING:
+    from skillmatch.matching.context import MatchContext
+    from skillmatch.matching.gaps import Learner
+
+app = typer.Typer(
+    help="skillmatch: link skills to micro-credentials through a standard skills taxonomy (ESCO).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+
+BundleOpt = Annotated[Path, typer.Option("--bundle", "-b", help="Bundle folder (from 'skillmatch build').")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help="Encoder: hub id or local path (default: SKILLMATCH_MODEL).")
+]
+
+
+#: Exit status of a command that failed at run time (bad data, missing file, unknown role, ...).
+EXIT_RUNTIME = 1
+#: Exit status of a command called wrongly (click's own usage errors exit with 2 too).
+EXIT_USAGE = 2
+
+#: Inputs with at least this many texts get a progress bar on standard error.
+PROGRESS_MIN_TEXTS = 50
+
+
+class TableOrJson(StrEnum):
+    """Output formats of ``gaps`` and ``recommend``."""
+
+    table = "table"
+    json = "json"
+
+
+class JsonOrCsv(StrEnum):
+    """Output formats of ``cohort``."""
+
+    json = "json"
+    csv = "csv"
+
+
+def _package_version() -> str:
+    try:
+        return version("skillmatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"skillmatch {_package_version()}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def setup(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """skillmatch: link skills to micro-credentials through a standard skills taxonomy (ESCO)."""
+    with friendly_errors():
+        apply_thread_settings(get_settings())
+
+
+def fail(message: str, code: int = EXIT_RUNTIME) -> None:
+    """Print an error and exit with ``code`` (1: run-time error, 2: usage error)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def friendly_errors(code: int = EXIT_RUNTIME) -> Iterator[None]:
+    """Turn the library's expected errors into one clear line and exit status ``code``."""
+    try:
+        yield
+    except (InputError, BundleError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc), code)
+
+
+@contextmanager
+def text_progress(total: int, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on standard error for ``total`` items (none for short inputs)."""
+    if total < PROGRESS_MIN_TEXTS:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"{what:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(what, total=total)
+
+        def update(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield update
+
+
+def link_in_chunks(
+    link: Callable[[Sequence[str]], list[list[object]]],
+    texts: Sequence[str],
+    progress: Callable[[int, int], None] | None,
+    chunk: int = 64,
+) -> list[list[object]]:
+    """``link(texts)`` in chunks of ``chunk`` texts, reporting ``progress(done, total)`` after each."""
+    if progress is None:
+        return link(texts)
+    out: list[list[object]] = []
+    for start in range(0, len(texts), chunk):
+        out.extend(link(texts[start : start + chunk]))
+        progress(len(out), len(texts))
+    return out
+
+
+@contextmanager
+def build_progress() -> Iterator[object]:
+    """A rich progress display whose ``update(stage, done, total)`` the build calls."""
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def load_bundle(path: Path, settings: Settings) -> Bundle:
+    """Load a bundle for a command (errors become clear messages)."""
+    with friendly_errors():
+        return Bundle.load(path, settings=settings)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_lines(file: Path | None) -> list[str]:
+    """Input texts, one per line, from FILE or standard input (blank lines are kept as empty texts)."""
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            fail(f"{file}: no such file")
+        except UnicodeDecodeError as exc:
+            fail(f"{file}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
+    else:
+        if sys.stdin.isatty():
+            err.print("[dim]reading texts from standard input, one per line (Ctrl-D to end)...[/]")
+        text = sys.stdin.read()
+    return text.splitlines()
+
+
+def emit_jsonl(rows: list[dict[str, object]]) -> None:
+    """Print one JSON object per line on standard output."""
+    out = sys.stdout
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+@app.command()
+def build(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder to write (replaced atomically).")],
+    taxonomy: Annotated[
+        list[Path] | None,
+        typer.Option("--taxonomy", "-t", help="ESCO folder/zip(s) or a generic taxonomy CSV (repeatable)."),
+    ] = None,
+    credentials: Annotated[
+        Path | None, typer.Option("--credentials", "-c", help="Credential catalogue.")
+    ] = None,
+    postings: Annotated[Path | None, typer.Option("--postings", "-p", help="Job postings.")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Build the embedded demo data (data/demo).")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if any input row is rejected.")
+    ] = False,
+    model: ModelOpt = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use the embedding cache.")] = False,
+) -> None:
+    """Build a bundle (indexes, linked tables, manifest) from a taxonomy, credentials and postings."""
+    from skillmatch.build import demo_paths, read_inputs, run_build
+
+    settings = get_settings(model=model, use_cache=False if no_cache else None)
+    with friendly_errors():
+        if demo:
+            tax_path, cred_path, post_path = demo_paths()
+            taxonomy = taxonomy or [tax_path]
+            credentials = credentials or cred_path
+            postings = postings or post_path
+        if not taxonomy:
+            fail("give --taxonomy PATH (or --demo)", EXIT_USAGE)
+        inputs = read_inputs(taxonomy, credentials, postings)
+        if inputs.rejects:
+            where = "" if strict else " (full report in the bundle's rejects.csv)"
+            err.print(f"[yellow]{len(inputs.rejects)} input row(s) rejected[/]{where}:")
+            for reject in inputs.rejects[:10]:
+                err.print(f"  {reject}", markup=False, highlight=False)
+            if len(inputs.rejects) > 10:
+                err.print(f"  ... and {len(inputs.rejects) - 10} more")
+        with build_progress() as progress:
+            manifest = run_build(inputs, out, settings=settings, strict=strict, progress=progress)  # type: ignore[arg-type]
+    table = Table(title=f"bundle {out}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in manifest["counts"].items():
+        table.add_row(key, str(value))
+    table.add_row("rejected rows", str(manifest["rejects"]["total"]))
+    err.print(table)
+    err.print(
+        f"model {manifest['model']['id']}; indexes: "
+        + ", ".join(f"{k}={v['kind']}" for k, v in manifest["indexes"].items())
+    )
+    err.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in manifest["timings_s"].items()))
+
+
+@app.command()
+def extract(
+    bundle: BundleOpt,
+    file: Annotated[
+        Path | None, typer.Argument(help="Texts, one per line (default: standard input).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=1000, help="Skills per text.")] = 10,
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", help="Score threshold (default: the bundle's calibrated one)."),
+    ] = None,
+) -> None:
+    """Link texts to taxonomy skills; prints JSON Lines, one per input line, in order."""
+    settings = get_settings()
+    texts = read_lines(file)
+    loaded = load_bundle(bundle, settings)
+    with text_progress(len(texts), "linking") as progress:
+        results = link_in_chunks(
+            lambda chunk: loaded.linker.link(chunk, top_k=top_k, min_score=min_score),  # type: ignore[arg-type,return-value]
+            texts,
+            progress,
+        )
+    emit_jsonl(
+        [
+            {
+                "text": text,
+                "skills": [s.to_dict() for s in found],
+            }
+            for text, found in zip(texts, results, strict=True)  # type: ignore[attr-defined]
+        ]
+    )
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point for ``python -m skillmatch``."""
+    app()
+
+
+# --- matching engine ----------------------------------------------------------------------------------------
+
+SkillsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--skills", "-s", help='Skills, comma- or semicolon-separated; "Python: advanced" sets a level.'
+    ),
+]
+CvOpt = Annotated[Path | None, typer.Option("--cv", help="CV or paragraph text file (UTF-8).")]
+HeldOpt = Annotated[
+    list[str] | None, typer.Option("--held", help="Id of a credential already held (repeatable).")
+]
+RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="Target role: id or name (repeatable).")]
+
+
+def load_context(bundle: Path) -> MatchContext:
+    """Load a bundle and build the matching engine over it."""
+    from skillmatch.matching.context import MatchContext
+
+    loaded = load_bundle(bundle, get_settings())
+    with friendly_errors():
+        return MatchContext(loaded)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def split_skills(text: str | None) -> list[str]:
+    """Split a --skills value on commas, semicolons and newlines."""
+    if not text:
+        return []
+    return [s.strip() for s in re.split(r"[,;\n]", text) if s.strip()]
+
+
+def make_learner(skills: str | None, cv: Path | None, held: list[str] | None) -> Learner:
+    """A learner from CLI options."""
+    from skillmatch.matching.gaps import Learner
+
+    cv_text = None
+    if cv is not None:
+        try:
+            cv_text = cv.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            fail(f"{cv}: no such file")
+        except UnicodeDecodeError as exc:
+            fail(f"{cv}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
+    learner = Learner(skills=split_skills(skills), cv=cv_text, credentials_held=list(held or []))
+    if not learner.skills and not learner.cv and not learner.credentials_held:
+        fail("tell us what the learner has: --skills, --cv and/or --held", EXIT_USAGE)
+    return learner
+
+
+def resolve_roles(matcher: MatchContext, roles: list[str]) -> list[str]:
+    """Role ids from ids or names (clear error for unknown ones)."""
+    from skillmatch.matching.roles import UnknownRoleError
+
+    try:
+        return [matcher.roles.resolve(r) for r in roles]
+    except UnknownRoleError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def counts_in_words(counts: dict[str, int]) -> str:
+    """``{"covered": 3, "partial": 1, "missing": 2}`` -> ``"3 covered, 1 partly covered, 2 missing"``."""
+    names = {"covered": "covered", "partial": "partly covered", "missing": "missing"}
+    return ", ".join(f"{counts.get(key, 0)} {name}" for key, name in names.items())
+
+
+def print_json(data: object) -> None:
+    """Pretty JSON on standard output."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def roles(
+    bundle: BundleOpt,
+    file: Annotated[
+        Path | None, typer.Argument(help="Queries, one per line (default: standard input).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="One query (instead of FILE/stdin).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 5,
+) -> None:
+    """Find roles (taxonomy occupations and posting-derived roles); JSON Lines, one per query, in order."""
+    queries = [query] if query is not None else read_lines(file)
+    matcher = load_context(bundle)
+    results = matcher.roles.search(queries, top_k=top_k)
+    emit_jsonl(
+        [
+            {
+                "query": q,
+                "roles": [asdict(h) for h in hits],
+            }
+            for q, hits in zip(queries, results, strict=True)
+        ]
+    )
+
+
+@app.command()
+def gaps(
+    bundle: BundleOpt,
+    role: RoleOpt,
+    skills: SkillsOpt = None,
+    cv: CvOpt = None,
+    held: HeldOpt = None,
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
+) -> None:
+    """Compare a learner with one or more roles: covered, partly covered and missing skills."""
+    from skillmatch.matching.gaps import analyse_gap, resolve_learner
+
+    learner = make_learner(skills, cv, held)
+    matcher = load_context(bundle)
+    role_ids = resolve_roles(matcher, role)
+    with friendly_errors():
+        report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids).to_dict()
+    if output is TableOrJson.json:
+        print_json(report)
+        return
+    out = Console()
+    out.print(
+        f"[bold]{escape(', '.join(str(r['label']) for r in report['roles']))}[/]: coverage "
+        f"{report['coverage']:.0%} ({counts_in_words(report['counts'])})"
+    )
+    table = Table("status", "skill", "weight", "coverage", "gap", "matched by")
+    for item in report["skills"]:
+        table.add_row(
+            item["status"],
+            item["label"],
+            f"{item['weight']:.2f}",
+            f"{item['coverage']:.2f}",
+            f"{item['gap_weight']:.2f}",
+            item["matched_by"] or "",
+        )
+    out.print(table)
+    if report["learner"]["unmatched"]:
+        out.print(f"[yellow]not linked to any skill:[/] {', '.join(report['learner']['unmatched'])}")
+
+
+@app.command()
+def recommend(
+    bundle: BundleOpt,
+    role: RoleOpt,
+    skills: SkillsOpt = None,
+    cv: CvOpt = None,
+    held: HeldOpt = None,
+    max_hours: Annotated[float | None, typer.Option("--max-hours", min=0)] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0)] = None,
+    currency: Annotated[str, typer.Option("--currency", help="Currency of --max-cost.")] = "EUR",
+    max_items: Annotated[int | None, typer.Option("--max-items", min=1)] = None,
+    level: Annotated[list[str] | None, typer.Option("--level", help="Allowed level (repeatable).")] = None,
+    mode: Annotated[list[str] | None, typer.Option("--mode", help="Allowed mode (repeatable).")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", help="Allowed language (repeatable).")
+    ] = None,
+    exclude_provider: Annotated[list[str] | None, typer.Option("--exclude-provider")] = None,
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
+) -> None:
+    """Recommend a pathway of credentials that closes the learner's gap within their limits."""
+    from skillmatch.matching.recommend import Limits
+    from skillmatch.matching.recommend import recommend as run_recommend
+
+    learner = make_learner(skills, cv, held)
+    with friendly_errors(EXIT_USAGE):
+        limits = Limits(
+            max_hours=max_hours,
+            max_cost=max_cost,
+            currency=currency,
+            max_items=max_items,
+            levels=level or [],
+            modes=mode or [],
+            languages=language or [],
+            exclude_providers=exclude_provider or [],
+        )
+    matcher = load_context(bundle)
+    role_ids = resolve_roles(matcher, role)
+    from skillmatch.matching.gaps import UnknownCredentialError
+
+    try:
+        result = run_recommend(matcher, learner, role_ids, limits)
+    except (UnknownCredentialError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+    if output is TableOrJson.json:
+        print_json(result)
+        return
+    out = Console()
+    out.print(
+        f"[bold]{', '.join(str(r['label']) for r in result['roles'])}[/]: coverage "
+        f"{result['coverage_before']:.0%} -> {result['coverage_after']:.0%} with "
+        f"{result['totals']['items']} credential(s), {result['totals']['hours']} h, "
+        f"{result['totals']['cost']} {result['totals']['currency']}"
+    )
+    table = Table("#", "credential", "level", "hours", "cost", "gain", "covers")
+    for step in result["pathway"]:
+        c = step["credential"]
+        covers = "; ".join(f"{x['label']} ({x['degree']:.2f})" for x in step["covers"][:4])
+        if step["required_by"]:
+            covers = f"prerequisite of {step['required_by']}. " + covers
+        table.add_row(
+            str(step["step"]),
+            f"{c['title']} ({c['id']}, {c['provider']})",
+            str(c["level"]),
+            str(c["duration_hours"]),
+            f"{c['cost']} {c['currency']}",
+            f"{step['gain']:.2f}",
+            covers,
+        )
+    out.print(table)
+    if result["remaining_gap"]:
+        out.print(
+            "[bold]remaining gap[/]: "
+            + "; ".join(
+                f"{r['label']} ({r['remaining']:.2f}, {r['reason']})" for r in result["remaining_gap"][:10]
+            )
+        )
+
+
+@app.command()
+def cohort(
+    bundle: BundleOpt,
+    learners: Annotated[Path, typer.Option("--learners", "-l", help="Learners file (CSV/JSONL/Parquet).")],
+    role: RoleOpt,
+    output: Annotated[JsonOrCsv, typer.Option("--format", "-f", help="Output format.")] = JsonOrCsv.json,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if any learner row is rejected.")
+    ] = False,
+) -> None:
+    """Cohort gap table and the credentials that close the most gap across the cohort."""
+    from skillmatch.matching.cohort import cohort_gaps, gap_table
+    from skillmatch.readers.learners import read_learners, to_learners
+
+    with friendly_errors():
+        result = read_learners(learners)
+    for reject in result.rejects:
+        err.print(f"[yellow]rejected:[/] {escape(str(reject))}", highlight=False)
+    if strict and result.rejects:
+        fail(f"{len(result.rejects)} learner row(s) rejected")
+    matcher = load_context(bundle)
+    role_ids = resolve_roles(matcher, role)
+    with friendly_errors():
+        report = cohort_gaps(matcher, to_learners(result.table), role_ids)
+    report["rejected_rows"] = [str(r) for r in result.rejects]
+    if output is JsonOrCsv.csv:
+        gap_table(report).to_csv(sys.stdout, index=False)
+    else:
+        print_json(report)
+
+
+# --- API ------------------------------------------------------------------------------------------------------
+
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="Interface to bind (default: SKILLMATCH_API_HOST or 127.0.0.1).")
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option("--port", "-p", min=1, max=65535, help="Port (default: SKILLMATCH_API_PORT or 8000)."),
+]
+
+
+@app.command()
+def serve(
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", "-b", help="Bundle folder (default: SKILLMATCH_BUNDLE).")
+    ] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-w", min=1, help="Worker processes (default: SKILLMATCH_API_WORKERS or 1)."
+        ),
+    ] = None,
+) -> None:
+    """Serve the HTTP API on a bundle (OpenAPI docs at /docs; see docs/api.md)."""
+    from skillmatch.api.server import serve as run_server
+
+    settings = get_settings()
+    path = bundle or settings.bundle
+    if path is None:
+        fail("give --bundle PATH or set SKILLMATCH_BUNDLE", EXIT_USAGE)
+    with friendly_errors():
+        run_server(
+            path,  # type: ignore[arg-type]
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            workers=workers or settings.api_workers,
+        )
+
+
+@app.command()
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the demo bundle is built.")] = Path(
+        "models/bundles/demo"
+    ),
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild the demo bundle even if present.")
+    ] = False,
+) -> None:
+    """Build the demo bundle (data/demo) if absent, then serve it on http://127.0.0.1:8000."""
+    from skillmatch.api.server import ensure_demo_bundle
+    from skillmatch.api.server import serve as run_server
+
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    with friendly_errors():
+        if rebuild or not (out / "manifest.json").is_file():
+            err.print(f"building the demo bundle at {out} (a few minutes on a laptop CPU)...")
+            with build_progress() as progress:
+                ensure_demo_bundle(out, rebuild=rebuild, progress=progress)  # type: ignore[arg-type]
+        err.print(f"serving {out} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+        run_server(out, host=host, port=port, workers=1)
+
+
+# --- quality --------------------------------------------------------------------------------------------------
+
+app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
+
+
+@app.command()
+def evaluate(
+    bundle: BundleOpt,
+    data: Annotated[
+        Path, typer.Option("--data", help="Shared data folder holding benchmarks/ (see docs/evaluation.md).")
+    ] = Path("../shared/data"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the results as JSON.")
+    ] = None,
+    normalisation_sample: Annotated[
+        int,
+        typer.Option(
+            "--normalisation-sample", min=10, help="Concepts whose alternative labels are held out."
+        ),
+    ] = 2000,
+) -> None:
+    """Evaluate a bundle on the public benchmarks, beside lexical and dense baselines; prints a table."""
+    from skillmatch.evaluation.runner import format_table, run_all
+
+    if not data.is_dir():
+        fail(f"{data}: no such folder (give --data PATH to the shared data with benchmarks/)")
+    loaded = load_bundle(bundle, get_settings())
+    with friendly_errors(), build_progress() as progress:
+        results = run_all(
+            loaded,
+            data,
+            normalisation_sample=normalisation_sample,
+            progress=progress,  # type: ignore[arg-type]
+        )
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    sys.stdout.write(format_table(results) + "\n")

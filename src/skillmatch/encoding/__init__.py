@@ -1,0 +1,1 @@
+"""Encoders: the interface, the sentence-transformers and ONNX Runtime backends, caches and the query-time chain."""

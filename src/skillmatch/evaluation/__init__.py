@@ -1,0 +1,1 @@
+"""Ranking metrics, public benchmarks, lexical baselines, the evaluation runner and fine-tuning."""

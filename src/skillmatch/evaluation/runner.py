@@ -1,0 +1,742 @@
+"""The evaluation runner: linking quality of a bundle on public benchmarks, as plain dicts and a text table.
+
+Four evaluations, each beside simple baselines so a number can be read in context (see docs/evaluation.md):
+
+* :func:`evaluate_skill_extraction` -- TECH and HOUSE validation sentences (Decorte et al.) linked to ESCO skills:
+  R-Precision@k and MRR of the pipeline linker, TF-IDF and BM25 over all labels, and a dense preferred-labels-only
+  baseline (whole sentence against a flat index of preferred labels).
+* :func:`evaluate_job_titles` -- MELO job titles linked to ESCO occupations by the bundle's role search, with
+  TF-IDF over occupation labels beside it.
+* :func:`evaluate_skill_normalisation` -- ESCO alternative labels held out of the label index and linked back.
+* :func:`evaluate_role_profiles` -- recall of each occupation's essential skills in its role profile.
+
+:func:`run_all` runs what the data allows and :func:`format_table` prints the results. For tuning the linker,
+:func:`evaluate_linker_ablation` compares its variants and :func:`calibrate_min_score` gives the precision/recall/F1
+curve of its threshold. Nothing here has a CLI; ``skillmatch evaluate`` is a thin layer over :func:`run_all`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from skillmatch.evaluation.baselines import BM25LabelRanker, TfidfLabelRanker
+from skillmatch.evaluation.benchmarks import load_job_titles, load_skill_extraction
+from skillmatch.evaluation.metrics import mean_metrics, r_precision_at_k, recall_at_k
+from skillmatch.index import VectorIndex
+from skillmatch.linking.linker import SkillLinker, link_options
+from skillmatch.matching.roles import RoleCatalog
+
+if TYPE_CHECKING:
+    from skillmatch.bundle import Bundle
+    from skillmatch.encoding.encoder import Encoder
+
+#: Ranks concepts for texts: ``ranker(texts, depth)`` gives one id list per text, best first, at most ``depth``.
+Ranker = Callable[[Sequence[str], int], list[list[str]]]
+
+#: The skill-extraction validation sets, by name, relative to the shared data folder.
+SKILL_EXTRACTION_FILES = {
+    "tech": Path("benchmarks/skill-extraction/tech_validation.csv"),
+    "house": Path("benchmarks/skill-extraction/house_validation.csv"),
+}
+#: The MELO job-title benchmark folder, relative to the shared data folder.
+JOB_TITLES_DIR = Path("benchmarks/job-titles")
+
+#: A score below every cosine similarity: asks the linker for its full ranking.
+NO_THRESHOLD = -1.0
+
+
+# --- rankers -------------------------------------------------------------------------------------------------
+
+
+def linker_ranker(linker: SkillLinker) -> Ranker:
+    """The pipeline linker as a ranker: its full ranking (no threshold) to the requested depth."""
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        return [
+            [s.id for s in found] for found in linker.link(list(texts), top_k=depth, min_score=NO_THRESHOLD)
+        ]
+
+    return rank
+
+
+def normaliser_ranker(linker: SkillLinker) -> Ranker:
+    """The linker's :meth:`~skillmatch.linking.linker.SkillLinker.normalise` (whole phrase, no splitting) as a ranker."""
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        return [
+            [s.id for s in found]
+            for found in linker.normalise(list(texts), top_k=depth, min_score=NO_THRESHOLD)
+        ]
+
+    return rank
+
+
+def lexical_ranker(ranker: TfidfLabelRanker | BM25LabelRanker) -> Ranker:
+    """A fitted lexical label ranker (:mod:`skillmatch.evaluation.baselines`) as a ranker of ids."""
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        return [[cid for cid, _ in found] for found in ranker.rank(list(texts), k=depth)]
+
+    return rank
+
+
+def dense_ranker(encoder: Encoder, ids: Sequence[str], vectors: np.ndarray) -> Ranker:
+    """Whole text against a flat index of one vector per row, best row per id (no phrase splitting).
+
+    Args:
+        encoder: Encodes the query texts (the encoder that made ``vectors``).
+        ids: The id of each row of ``vectors``.
+        vectors: Unit vectors, one per row.
+    """
+    if len(ids) != len(vectors):
+        raise ValueError(f"got {len(ids)} ids but {len(vectors)} vectors")
+    index = VectorIndex(kind="flat").build(vectors)
+    row_ids = np.asarray(ids, dtype=object)
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        if not texts:
+            return []
+        _, rows = index.search(encoder.encode(list(texts)), min(index.rows, depth * 4))
+        out = []
+        for hits in rows:
+            ranked = list(dict.fromkeys(str(row_ids[r]) for r in hits if r >= 0))
+            out.append(ranked[:depth])
+        return out
+
+    return rank
+
+
+def label_vectors(bundle: Bundle, rows: np.ndarray | None = None) -> np.ndarray:
+    """The stored vectors of label-index rows (all rows when ``rows`` is None), without re-encoding."""
+    index = bundle.label_index
+    return index.reconstruct(rows)
+
+
+def dense_preferred_ranker(bundle: Bundle) -> Ranker:
+    """The dense preferred-labels-only baseline: one vector per concept (its preferred label)."""
+    labels = bundle.labels
+    rows = np.flatnonzero((labels["kind"] == "preferred").to_numpy())
+    return dense_ranker(
+        bundle.encoder, labels["concept_id"].to_numpy()[rows].tolist(), label_vectors(bundle, rows)
+    )
+
+
+def _lexical_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """A bundle label table (``concept_id, text, kind``) as the ``concept_id, label`` table of lexical rankers."""
+    return labels.rename(columns={"text": "label"})[["concept_id", "label"]].reset_index(drop=True)
+
+
+# --- scoring -------------------------------------------------------------------------------------------------
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, round(time.perf_counter() - start, 2)
+
+
+def score_rankings(
+    rankings: Sequence[Sequence[str]],
+    relevant: Sequence[set[str]],
+    ks: Sequence[int],
+    *,
+    extra: Sequence[str] = (),
+) -> dict[str, float]:
+    """``rp@k`` for each ``k``, ``mrr`` and ``n`` (plus any other :func:`mean_metrics` keys named in ``extra``)."""
+    cuts = sorted({*ks, *(int(key.split("@")[1]) for key in extra if "@" in key)})
+    metrics = mean_metrics(rankings, relevant, ks=cuts)
+    keep = [f"rp@{k}" for k in ks] + ["mrr", *extra]
+    out = {key: round(float(metrics[key]), 4) for key in keep}
+    out["n"] = int(metrics["n"])
+    return out
+
+
+def _run_methods(
+    methods: Mapping[str, Ranker],
+    queries: Sequence[str],
+    relevant: Sequence[set[str]],
+    ks: Sequence[int],
+    depth: int,
+    extra: Sequence[str] = (),
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for name, ranker in methods.items():
+        rankings, seconds = _timed(lambda ranker=ranker: ranker(queries, depth))
+        out[name] = {**score_rankings(rankings, relevant, ks, extra=extra), "seconds": seconds}
+    return out
+
+
+def _check_ks(ks: Sequence[int]) -> list[int]:
+    ks = list(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
+        raise ValueError(f"ks must be positive integers, got {ks!r}")
+    return ks
+
+
+# --- skill extraction -------------------------------------------------------------------------------------
+
+
+def skill_extraction_methods(bundle: Bundle, *, linker: SkillLinker | None = None) -> dict[str, Ranker]:
+    """The rankers compared on the skill-extraction sets: pipeline, TF-IDF, BM25, dense preferred-only."""
+    lexical = _lexical_labels(bundle.labels)
+    return {
+        "pipeline": linker_ranker(linker or bundle.linker),
+        "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical)),
+        "bm25": lexical_ranker(BM25LabelRanker().fit(lexical)),
+        "dense_preferred": dense_preferred_ranker(bundle),
+    }
+
+
+def _named_paths(paths: Mapping[str, str | Path] | Sequence[str | Path]) -> dict[str, Path]:
+    if isinstance(paths, Mapping):
+        return {str(name): Path(p) for name, p in paths.items()}
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    named: dict[str, Path] = {}
+    for p in paths:
+        name = Path(p).stem.removesuffix("_validation")
+        if name in named:
+            raise ValueError(f"two benchmark files are both named {name!r}; pass a mapping name -> path")
+        named[name] = Path(p)
+    return named
+
+
+def evaluate_skill_extraction(
+    bundle: Bundle,
+    paths: Mapping[str, str | Path] | Sequence[str | Path],
+    ks: Sequence[int] = (5, 10),
+    *,
+    methods: Mapping[str, Ranker] | None = None,
+    depth: int | None = None,
+) -> dict[str, Any]:
+    """R-Precision@k and MRR of linking benchmark sentences to the bundle's concepts.
+
+    Args:
+        bundle: A loaded bundle whose concepts are the taxonomy the benchmark was annotated with (ESCO).
+        paths: The benchmark CSV files (``sentence,span,sub_span,label``), as a list (named by file stem without
+            ``_validation``) or a mapping name -> path.
+        ks: R-Precision cut-offs.
+        methods: Rankers to compare (default: :func:`skill_extraction_methods`).
+        depth: Ranking depth (default ``max(10, *ks)``); MRR is computed on rankings of this depth.
+
+    Returns:
+        ``{"task", "ks", "depth", "sets": {name: {"source", "queries", "sentences", "no_gold", "unmapped_only",
+        "unmapped_labels", "mapping_rate", "methods": {method: {"rp@k"..., "mrr", "n", "seconds"}}}}}``.
+
+    Raises:
+        skillmatch.schema.InputError: If a benchmark file is missing or malformed (names file, row, field).
+    """
+    ks = _check_ks(ks)
+    depth = depth or max(10, *ks)
+    named = _named_paths(paths)
+    sets = {name: load_skill_extraction(path, bundle.taxonomy.concepts) for name, path in named.items()}
+    methods = dict(methods) if methods is not None else skill_extraction_methods(bundle)
+    result: dict[str, Any] = {"task": "skill_extraction", "ks": ks, "depth": depth, "sets": {}}
+    for name, data in sets.items():
+        result["sets"][name] = {
+            "source": data.source,
+            "queries": len(data),
+            "sentences": data.n_sentences,
+            "no_gold": len(data.no_gold),
+            "unmapped_only": len(data.unmapped_only),
+            "unmapped_labels": data.unmapped,
+            "mapping_rate": round(data.mapping_rate, 4),
+            "methods": _run_methods(methods, data.queries, data.relevant, ks, depth),
+        }
+    return result
+
+
+def rrf_ranker(rankers: Sequence[Ranker], *, k: int = 60, pool: int = 50) -> Ranker:
+    """Reciprocal rank fusion of several rankers: ``sum(1 / (k + rank))`` over the rankings an id is in.
+
+    Args:
+        rankers: The rankers to fuse.
+        k: The RRF constant (60 in Cormack et al. 2009).
+        pool: How deep each ranker is asked to rank before fusion.
+    """
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        runs = [ranker(texts, max(pool, depth)) for ranker in rankers]
+        out = []
+        for per_text in zip(*runs, strict=True):
+            fused: dict[str, float] = {}
+            for ranking in per_text:
+                for position, cid in enumerate(ranking, start=1):
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + position)
+            out.append([cid for cid, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))][:depth])
+        return out
+
+    return rank
+
+
+def description_rows(bundle: Bundle) -> tuple[pd.DataFrame, np.ndarray]:
+    """Label rows of kind "description" (one per concept with a description) and their vectors (encoded now)."""
+    concepts = bundle.taxonomy.concepts
+    keep = [isinstance(d, str) and bool(d.strip()) for d in concepts["description"]]
+    rows = pd.DataFrame(
+        {
+            "concept_id": concepts.loc[keep, "id"].to_numpy(),
+            "text": [str(d).strip() for d in concepts.loc[keep, "description"]],
+            "kind": "description",
+        }
+    )
+    vectors = bundle.encoder.encode(rows["text"].tolist()) if len(rows) else np.zeros((0, bundle.encoder.dim))
+    return rows, vectors
+
+
+def linker_variants(bundle: Bundle, *, descriptions: bool = False) -> dict[str, SkillLinker]:
+    """The linker variants of the ablation in docs/evaluation.md, made from the bundle's label index.
+
+    "plain" is the dense linker with no option on (alternative labels, phrase splitting, best hit per concept);
+    "tuned" has the settings' options; the others add one option to "plain" or take one away from "tuned".
+    Variants over the bundle's labels share its index; the preferred-labels-only ones get a small index of their
+    own. With ``descriptions`` variants with concept descriptions added to the index are made too (this encodes
+    every description, which takes minutes for ESCO on a CPU the first time).
+    """
+    tuned = link_options(bundle.settings)
+    plain = {
+        **tuned,
+        "lexical_weight": 0.0,
+        "context_weight": 0.0,
+        "ngram_max_words": 0,
+        "multi_hit_bonus": 0.0,
+    }
+    labels = bundle.labels.reset_index(drop=True)
+    names = bundle.linker.concept_labels
+
+    def make(base: dict[str, Any], **changes: Any) -> SkillLinker:
+        return SkillLinker(bundle.encoder, labels, bundle.label_index, names, **{**base, **changes})
+
+    preferred = np.flatnonzero((labels["kind"] == "preferred").to_numpy())
+    plain_linker = make(plain)
+    preferred_labels, preferred_vectors = labels.iloc[preferred], label_vectors(bundle, preferred)
+    variants = {
+        "plain": plain_linker,
+        "plain, preferred labels only": plain_linker.with_labels(preferred_labels, preferred_vectors),
+        "plain + lexical": make(plain, lexical_weight=tuned["lexical_weight"]),
+        "plain + n-grams": make(plain, ngram_max_words=tuned["ngram_max_words"]),
+        "plain + context": make(plain, context_weight=tuned["context_weight"]),
+        "plain + multi-hit bonus 0.02": make(plain, multi_hit_bonus=0.02),
+        "tuned": make(tuned),
+        "tuned - lexical": make(tuned, lexical_weight=0.0),
+        "tuned - n-grams": make(tuned, ngram_max_words=0),
+        "tuned - context": make(tuned, context_weight=0.0),
+        "tuned + multi-hit bonus 0.02": make(tuned, multi_hit_bonus=0.02),
+        "tuned, preferred labels only": plain_linker.with_labels(
+            preferred_labels, preferred_vectors, **tuned
+        ),
+        "tuned, lexical 0.1": make(tuned, lexical_weight=0.1),
+        "tuned, lexical 0.3": make(tuned, lexical_weight=0.3),
+        "tuned, context 0.35": make(tuned, context_weight=0.35),
+        "tuned, context 0.65": make(tuned, context_weight=0.65),
+        "tuned, n-grams of phrases <= 6 words": make(tuned, ngram_max_words=6),
+    }
+    if descriptions:
+        extra, extra_vectors = description_rows(bundle)
+        all_labels = pd.concat([labels, extra], ignore_index=True)
+        with_descriptions = plain_linker.with_labels(
+            all_labels, np.concatenate([label_vectors(bundle), extra_vectors])
+        )
+        variants["plain + descriptions"] = with_descriptions
+        variants["tuned + descriptions"] = SkillLinker(
+            bundle.encoder, all_labels, with_descriptions.index, names, **tuned
+        )
+    return variants
+
+
+def evaluate_linker_ablation(
+    bundle: Bundle,
+    paths: Mapping[str, str | Path] | Sequence[str | Path],
+    ks: Sequence[int] = (5, 10),
+    *,
+    descriptions: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate_skill_extraction` for every variant of :func:`linker_variants`, the baselines and RRF.
+
+    Besides the linker variants it runs the dense preferred-only, TF-IDF and BM25 baselines and reciprocal rank
+    fusion of TF-IDF with the plain linker and with the tuned linker without lexical fusion (a rank-level
+    alternative to the linker's score blending).
+    """
+    lexical = _lexical_labels(bundle.labels)
+    tfidf = lexical_ranker(TfidfLabelRanker().fit(lexical))
+    variants = linker_variants(bundle, descriptions=descriptions)
+    methods: dict[str, Ranker] = {name: linker_ranker(linker) for name, linker in variants.items()}
+    methods["rrf(plain, tfidf)"] = rrf_ranker([methods["plain"], tfidf])
+    methods["rrf(tuned - lexical, tfidf)"] = rrf_ranker([methods["tuned - lexical"], tfidf])
+    methods["dense_preferred"] = dense_preferred_ranker(bundle)
+    methods["tfidf"] = tfidf
+    methods["bm25"] = lexical_ranker(BM25LabelRanker().fit(lexical))
+    return evaluate_skill_extraction(bundle, paths, ks, methods=methods)
+
+
+def calibrate_threshold(
+    linker: SkillLinker,
+    sets: Mapping[str, tuple[Sequence[str], Sequence[set[str]]]],
+    *,
+    depth: int = 10,
+    thresholds: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Precision, recall and F1 of the linker's links against gold links for a grid of score thresholds.
+
+    Each text is linked to ``depth`` concepts without a threshold; a link is correct when its concept is gold
+    for that text. At threshold ``t`` the kept links are those scoring ``>= t``; recall counts every gold
+    concept of every text (gold concepts the linker never ranks count as missed).
+
+    Args:
+        linker: The linker to calibrate.
+        sets: Name -> ``(texts, gold id sets)``; pooled for the curve and reported one by one at the best
+            threshold. A text with an empty gold set counts too: every link made for it is a false one.
+        depth: Links considered per text.
+        thresholds: The grid (default 0.30 to 0.90 by 0.01).
+
+    Returns:
+        ``{"best": {"threshold", "precision", "recall", "f1"}, "per_set": {name: {...}}, "curve": [{...}, ...]}``.
+    """
+    grid = (
+        [float(t) for t in thresholds]
+        if thresholds is not None
+        else [round(float(x), 2) for x in np.arange(0.30, 0.9001, 0.01)]
+    )
+    if not grid:
+        raise ValueError("thresholds must not be empty")
+    links: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    for name, (texts, gold) in sets.items():
+        if len(texts) != len(gold):
+            raise ValueError(f"set {name!r}: {len(texts)} texts but {len(gold)} gold sets")
+        found = linker.link(list(texts), top_k=depth, min_score=NO_THRESHOLD)
+        scores = np.asarray([s.score for f in found for s in f], dtype=float)
+        correct = np.asarray([s.id in g for f, g in zip(found, gold, strict=True) for s in f], dtype=bool)
+        links[name] = (scores, correct, sum(len(g) for g in gold))
+
+    def prf(scores: np.ndarray, correct: np.ndarray, n_gold: int, t: float) -> dict[str, float]:
+        kept = scores >= t
+        tp = int((kept & correct).sum())
+        precision = tp / int(kept.sum()) if kept.any() else 0.0
+        recall = tp / n_gold if n_gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {
+            "threshold": t,
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "links": int(kept.sum()),
+        }
+
+    pooled = (
+        np.concatenate([s for s, _, _ in links.values()]) if links else np.zeros(0),
+        np.concatenate([c for _, c, _ in links.values()]) if links else np.zeros(0, bool),
+        sum(n for *_, n in links.values()),
+    )
+    curve = [prf(*pooled, t) for t in grid]
+    best = max(curve, key=lambda row: (row["f1"], -abs(row["threshold"] - 0.5)))
+    per_set = {name: prf(*values, best["threshold"]) for name, values in links.items()}
+    return {"best": best, "per_set": per_set, "curve": curve, "depth": depth}
+
+
+def calibrate_min_score(
+    bundle: Bundle,
+    paths: Mapping[str, str | Path] | Sequence[str | Path],
+    *,
+    depth: int = 10,
+    linker: SkillLinker | None = None,
+    thresholds: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Calibrate the linker's threshold on skill-extraction sets (:func:`calibrate_threshold`).
+
+    The texts are the sentences with mapped gold skills and the sentences whose spans are all "LABEL NOT
+    PRESENT" / "UNDERSPECIFIED" (with no gold: any link made for them is wrong); sentences whose gold labels
+    could not be mapped are left out, as their right answer is unknown. ``linker`` defaults to the bundle's and
+    ``thresholds`` to the grid of :func:`calibrate_threshold`.
+    """
+    sets = {}
+    for name, path in _named_paths(paths).items():
+        data = load_skill_extraction(path, bundle.taxonomy.concepts)
+        sets[name] = ([*data.queries, *data.no_gold], [*data.relevant, *(set() for _ in data.no_gold)])
+    return calibrate_threshold(linker or bundle.linker, sets, depth=depth, thresholds=thresholds)
+
+
+# --- job titles -------------------------------------------------------------------------------------------
+
+
+def role_ranker(bundle: Bundle) -> Ranker:
+    """The bundle's role search (:class:`~skillmatch.matching.roles.RoleCatalog`) restricted to taxonomy occupations."""
+    catalog = RoleCatalog(bundle)
+    occupations = set(bundle.taxonomy.occupations["id"])
+
+    def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
+        hits = catalog.search(list(texts), top_k=depth * 3)
+        return [[h.id for h in found if h.id in occupations][:depth] for found in hits]
+
+    return rank
+
+
+def evaluate_job_titles(bundle: Bundle, folder: str | Path, *, depth: int = 10) -> dict[str, Any]:
+    """MRR, acc@1 and acc@5 of linking MELO job titles to the bundle's taxonomy occupations.
+
+    Args:
+        bundle: A loaded bundle with role tables and ESCO occupations.
+        folder: The MELO folder (``usa_q_en_c_en_*.tsv``).
+        depth: Ranking depth; MRR is computed on rankings of this depth.
+
+    Returns:
+        ``{"task", "source", "queries", "queries_total", "unmapped_queries", "concept_mapping_rate",
+        "methods": {"roles": {...}, "tfidf": {...}}}`` with ``mrr``, ``acc@1``, ``acc@5``, ``n`` per method.
+    """
+    occupations = bundle.taxonomy.occupations
+    if occupations.empty:
+        return {"task": "job_titles", "skipped": f"bundle {bundle.path} has no occupations"}
+    data = load_job_titles(folder, occupations)
+    lexical = _lexical_labels(bundle.occupation_labels)
+    methods = {"roles": role_ranker(bundle), "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical))}
+    scores = _run_methods(methods, data.queries, data.relevant, ks=(), depth=depth, extra=("acc@1", "acc@5"))
+    return {
+        "task": "job_titles",
+        "source": data.source,
+        "queries": len(data),
+        "queries_total": data.n_queries_total,
+        "unmapped_queries": len(data.unmapped_queries),
+        "concept_mapping_rate": round(data.concept_mapping_rate, 4),
+        "depth": depth,
+        "methods": scores,
+    }
+
+
+# --- skill normalisation ----------------------------------------------------------------------------------
+
+
+def held_out_labels(labels: pd.DataFrame, sample: int, seed: int) -> pd.Series:
+    """Pick one alternative label of up to ``sample`` concepts to hold out of the label index.
+
+    Only alternative labels whose text (case-folded) belongs to no other concept are eligible, so each held-out
+    label has exactly one right answer.
+
+    Returns:
+        The held-out rows: a Series of label texts indexed by label-table row, sorted by row.
+    """
+    if sample < 1:
+        raise ValueError(f"sample must be a positive integer, got {sample!r}")
+    keys = labels["text"].str.casefold()
+    owners = labels.assign(key=keys).groupby("key")["concept_id"].nunique()
+    eligible = labels[(labels["kind"] == "alt").to_numpy() & (keys.map(owners) == 1).to_numpy()]
+    if eligible.empty:
+        return pd.Series(dtype=object)
+    rng = np.random.default_rng(seed)
+    concepts = eligible["concept_id"].drop_duplicates().to_numpy()
+    picked = rng.choice(concepts, size=min(sample, len(concepts)), replace=False)
+    rows = [int(rng.choice(eligible.index[eligible["concept_id"] == cid])) for cid in picked]
+    return labels.loc[sorted(rows), "text"]
+
+
+def evaluate_skill_normalisation(
+    bundle: Bundle, sample: int = 2000, seed: int = 0, *, depth: int = 10
+) -> dict[str, Any]:
+    """Hold alternative labels out of the label index and link them back with ``normalise``.
+
+    For ``sample`` concepts one unambiguous alternative label each (see :func:`held_out_labels`) is removed
+    from the label table; the linker is rebuilt on the remaining rows (their stored vectors, no re-encoding)
+    and must find the concept from the held-out text alone. TF-IDF and BM25 over the same remaining labels
+    run beside it.
+
+    Returns:
+        ``{"task", "sample", "seed", "queries", "methods": {name: {"acc@1", "acc@5", "mrr", "n", "seconds"}}}``.
+    """
+    labels = bundle.labels.reset_index(drop=True)
+    held = held_out_labels(labels, sample, seed)
+    if held.empty:
+        return {"task": "skill_normalisation", "skipped": "no concept has an unambiguous alternative label"}
+    keep = np.setdiff1d(np.arange(len(labels)), held.index.to_numpy())
+    kept = labels.iloc[keep].reset_index(drop=True)
+    linker = bundle.linker.with_labels(kept, label_vectors(bundle, keep))
+    relevant = [{cid} for cid in labels.loc[held.index, "concept_id"]]
+    lexical = _lexical_labels(kept)
+    methods = {
+        "pipeline": normaliser_ranker(linker),
+        "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical)),
+        "bm25": lexical_ranker(BM25LabelRanker().fit(lexical)),
+    }
+    scores = _run_methods(methods, held.tolist(), relevant, ks=(), depth=depth, extra=("acc@1", "acc@5"))
+    return {
+        "task": "skill_normalisation",
+        "sample": sample,
+        "seed": seed,
+        "queries": len(held),
+        "depth": depth,
+        "methods": scores,
+    }
+
+
+# --- role profiles ----------------------------------------------------------------------------------------
+
+
+def evaluate_role_profiles(bundle: Bundle, k: Sequence[int] = (10, 20)) -> dict[str, Any]:
+    """Recall@k (and R-Precision@k) of each occupation's essential skills among its profile's heaviest skills.
+
+    Only taxonomy occupations with at least one posting assigned (and at least one essential skill) count.
+    Because a profile blends the taxonomy's relations in as a prior, the same recall is also reported for a
+    ranking from postings alone (skills by the number of the occupation's postings linked to them) -- the part
+    of the profile the postings contribute.
+
+    Returns:
+        ``{"task", "occupations", "postings", "essential_per_occupation", "methods": {"profile": {"recall@k"...,
+        "rp@k"...}, "postings_only": {...}}}``,
+        or ``{"task", "skipped": reason}`` when the bundle has no postings or no role tables.
+    """
+    ks = _check_ks(k)
+    task = "role_profiles"
+    if bundle.postings.empty:
+        return {"task": task, "skipped": f"bundle {bundle.path} has no postings; build it with --postings"}
+    if "role_profiles" not in bundle.extra or "posting_roles" not in bundle.extra:
+        return {"task": task, "skipped": f"bundle {bundle.path} has no role tables; rebuild it"}
+    relations = bundle.taxonomy.relations
+    essential = (
+        relations[relations["relation"] == "essential"]
+        .groupby("occupation_id")["skill_id"]
+        .agg(set)
+        .to_dict()
+    )
+    assignments = bundle.extra["posting_roles"]
+    occupations = set(bundle.taxonomy.occupations["id"])
+    with_postings = assignments[assignments["role_id"].isin(occupations)]
+    roles = sorted(r for r in with_postings["role_id"].unique() if essential.get(r))
+    if not roles:
+        return {"task": task, "skipped": "no taxonomy occupation with essential skills has postings assigned"}
+    profiles = bundle.extra["role_profiles"].sort_values(
+        ["role_id", "weight", "skill_id"], ascending=[True, False, True]
+    )
+    profile_rank = profiles.groupby("role_id")["skill_id"].agg(list).to_dict()
+    linked = with_postings.merge(bundle.posting_skills[["posting_id", "skill_id"]], on="posting_id")
+    counts = linked.groupby(["role_id", "skill_id"])["posting_id"].nunique().reset_index(name="count")
+    counts = counts.sort_values(["role_id", "count", "skill_id"], ascending=[True, False, True])
+    posting_rank = counts.groupby("role_id")["skill_id"].agg(list).to_dict()
+    methods: dict[str, dict[str, float]] = {}
+    for name, ranking in (("profile", profile_rank), ("postings_only", posting_rank)):
+        methods[name] = {}
+        for metric, fn in (("recall", recall_at_k), ("rp", r_precision_at_k)):
+            for cut in ks:
+                values = [fn(ranking.get(r, []), essential[r], cut) for r in roles]
+                methods[name][f"{metric}@{cut}"] = round(float(np.mean(values)), 4)
+        methods[name]["n"] = len(roles)
+    return {
+        "task": task,
+        "occupations": len(roles),
+        "postings": int(with_postings["posting_id"].nunique()),
+        "essential_per_occupation": round(float(np.mean([len(essential[r]) for r in roles])), 1),
+        "methods": methods,
+    }
+
+
+# --- all together -----------------------------------------------------------------------------------------
+
+
+def run_all(
+    bundle: Bundle,
+    data_dir: str | Path,
+    *,
+    normalisation_sample: int = 2000,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run every evaluation the data allows; a part whose data is missing is skipped with a note.
+
+    Args:
+        bundle: A loaded (ESCO) bundle.
+        data_dir: The shared data folder (holding ``benchmarks/``).
+        normalisation_sample: Concepts sampled by :func:`evaluate_skill_normalisation`.
+        progress: Called as ``progress("evaluation", parts_done, 4)`` after each of the four parts.
+
+    Returns:
+        ``{"bundle", "taxonomy", "skill_extraction", "job_titles", "skill_normalisation", "role_profiles"}``.
+    """
+    root = Path(data_dir)
+    results: dict[str, Any] = {
+        "bundle": str(bundle.path),
+        "taxonomy": f"{bundle.taxonomy.name} {bundle.taxonomy.version}",
+    }
+    step = progress or (lambda _stage, _done, _total: None)
+    step("evaluation", 0, 4)
+    files = {name: root / rel for name, rel in SKILL_EXTRACTION_FILES.items()}
+    present = {name: p for name, p in files.items() if p.is_file()}
+    if present:
+        results["skill_extraction"] = evaluate_skill_extraction(bundle, present)
+        missing = sorted(set(files) - set(present))
+        if missing:
+            results["skill_extraction"]["missing"] = [str(files[m]) for m in missing]
+    else:
+        results["skill_extraction"] = {
+            "task": "skill_extraction",
+            "skipped": f"no benchmark files under {root / 'benchmarks/skill-extraction'}",
+        }
+    step("evaluation", 1, 4)
+    melo = root / JOB_TITLES_DIR
+    results["job_titles"] = (
+        evaluate_job_titles(bundle, melo)
+        if melo.is_dir()
+        else {"task": "job_titles", "skipped": f"MELO folder {melo} not found"}
+    )
+    step("evaluation", 2, 4)
+    results["skill_normalisation"] = evaluate_skill_normalisation(bundle, sample=normalisation_sample)
+    step("evaluation", 3, 4)
+    results["role_profiles"] = evaluate_role_profiles(bundle)
+    step("evaluation", 4, 4)
+    return results
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """A plain text table of :func:`run_all` results (or of one evaluation's dict).
+
+    One line per (task, set, method) with the metrics as columns; skipped parts follow as a line with their
+    reason.
+    """
+    parts = [results] if "task" in results else [v for v in results.values() if isinstance(v, Mapping)]
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    notes: list[str] = []
+    for part in parts:
+        task = str(part.get("task", "?"))
+        if "skipped" in part:
+            notes.append(f"{task}: skipped ({part['skipped']})")
+            continue
+        for set_name, data in part.get("sets", {"-": part}).items():
+            for method, metrics in data.get("methods", {}).items():
+                row = cells.setdefault((task, set_name, method), {})
+                for metric, value in metrics.items():
+                    if metric != "seconds":
+                        row[metric] = _cell(value)
+    if not cells:
+        return "\n".join(notes) or "no results"
+    metrics = list(dict.fromkeys(m for row in cells.values() for m in row if m != "n"))
+    table = [["task", "set", "method", *metrics, "n"]]
+    table += [[*key, *(row.get(m, "") for m in metrics), row.get("n", "")] for key, row in cells.items()]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([*lines, *notes])
+
+
+def results_frame(results: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`run_all` results as a long table: task, set, method, metric, value (for plots and notebooks)."""
+    parts = [results] if "task" in results else [v for v in results.values() if isinstance(v, Mapping)]
+    rows = []
+    for part in parts:
+        if "skipped" in part:
+            continue
+        task = str(part.get("task", "?"))
+        for set_name, data in part.get("sets", {"-": part}).items():
+            for method, metrics in data.get("methods", {}).items():
+                for metric, value in metrics.items():
+                    if metric not in {"seconds", "n"} and isinstance(value, (int, float)):
+                        rows.append((task, set_name, method, metric, float(value)))
+    return pd.DataFrame(rows, columns=["task", "set", "method", "metric", "value"])

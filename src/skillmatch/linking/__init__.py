@@ -1,0 +1,1 @@
+"""Free text -> taxonomy skills with evidence: phrases, the linker, the link cache."""

@@ -1,0 +1,1 @@
+"""Role profiles, the skill space, gaps, the optimiser, recommendations, cohorts, catalogue search."""

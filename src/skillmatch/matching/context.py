@@ -1,0 +1,133 @@
+"""The matching engine's state, built once per loaded bundle: roles, skill relations, credential lookups.
+
+The CLI builds one :class:`MatchContext` per command; the API builds one at start-up (and on reload) and shares it
+between requests. Nothing here is rebuilt per request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from skillmatch.bundle import Bundle
+from skillmatch.matching.roles import RoleCatalog
+from skillmatch.matching.skillspace import SkillSpace, SpaceParams
+
+#: Approximate conversion rates to EUR used to compare costs across currencies (override in MatchParams).
+DEFAULT_FX_TO_EUR: dict[str, float] = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "INR": 0.011, "CHF": 1.05}
+
+
+#: The fields of a credential shown in recommendations and search results.
+CREDENTIAL_SUMMARY_FIELDS = (
+    "id",
+    "title",
+    "provider",
+    "url",
+    "level",
+    "mode",
+    "language",
+    "duration_hours",
+    "cost",
+    "currency",
+    "credits",
+    "credit_system",
+    "eqf_level",
+    "stackable_into",
+)
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Parameters of gap analysis and recommendation (documented in docs/matching.md)."""
+
+    strong_link: float = 0.85
+    #: credentials teaching less than this share of on-target skills are left out as off-target
+    min_relevance: float = 1 / 3
+    #: a credential's degrees are scaled by relevance ** relevance_exponent
+    relevance_exponent: float = 0.5
+    space: SpaceParams = field(default_factory=SpaceParams)
+    fx_to_eur: tuple[tuple[str, float], ...] = tuple(DEFAULT_FX_TO_EUR.items())
+
+
+def _clean(value: Any) -> Any:
+    """NaN/NA -> None; numpy scalars/arrays -> Python values (JSON-ready)."""
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    if value is None or (
+        not isinstance(value, (str, list, dict, bool, int, float)) and str(value) in {"NaT", "<NA>"}
+    ):
+        return None
+    return value
+
+
+class MatchContext:
+    """Everything gap analysis, recommendation and cohorts need from a bundle, indexed for fast lookups."""
+
+    def __init__(self, bundle: Bundle, params: MatchParams | None = None) -> None:
+        self.bundle = bundle
+        self.params = params or MatchParams()
+        self.roles = RoleCatalog(bundle)
+        concepts = bundle.taxonomy.concepts
+        self.concept_labels: dict[str, str] = dict(zip(concepts["id"], concepts["label"], strict=True))
+        self.space = SkillSpace(concepts, bundle.labels, bundle.label_index, self.params.space)
+        self.credentials_by_id: dict[str, dict[str, Any]] = {
+            row["id"]: {k: _clean(v) for k, v in row.items()} for row in bundle.credentials.to_dict("records")
+        }
+        self.credential_links: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+        self.credentials_by_skill: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+        links = bundle.credential_skills
+        for cid, sid, score, evidence in zip(
+            links["credential_id"], links["skill_id"], links["score"], links["evidence"], strict=True
+        ):
+            self.credential_links[cid].append((sid, float(score), str(evidence)))
+            self.credentials_by_skill[sid].append((cid, float(score), str(evidence)))
+        self.fx = dict(self.params.fx_to_eur)
+
+    def strength(self, link_score: float) -> float:
+        """How fully a credential teaches a skill it links to at ``link_score`` (1.0 from ``strong_link`` up)."""
+        return max(0.0, min(1.0, link_score / self.params.strong_link))
+
+    def relevance(self, profile_skills: Iterable[str], credential_ids: Iterable[str]) -> dict[str, float]:
+        """Share of what each credential teaches (weighted by link score) that the target profile needs.
+
+        A taught skill counts with its best credit towards any profile skill (same, broader/narrower or similar;
+        see :mod:`skillmatch.matching.skillspace`). 1.0: everything it teaches is on target; 0.0: nothing is.
+        """
+        skills = list(dict.fromkeys(profile_skills))
+        near: dict[str, float] = {}
+        for relations in self.space.related(skills).values():
+            for rel in relations:
+                near[rel.other] = max(near.get(rel.other, 0.0), rel.credit)
+        out: dict[str, float] = {}
+        for cid in credential_ids:
+            links = self.credential_links.get(cid, [])
+            total = sum(score for _, score, _ in links)
+            on = sum(score * near.get(sid, 0.0) for sid, score, _ in links)
+            out[cid] = round(on / total, 4) if total else 0.0
+        return out
+
+    def cost_in(self, cost: float | None, currency: str | None, target: str) -> float | None:
+        """Convert a cost between currencies with the configured rates (None when unknown or unconvertible)."""
+        if cost is None:
+            return None
+        src = (currency or target).upper()
+        if src == target.upper():
+            return float(cost)
+        if src not in self.fx or target.upper() not in self.fx:
+            return None
+        return float(cost) * self.fx[src] / self.fx[target.upper()]
+
+    def credential_summary(self, cid: str) -> dict[str, Any]:
+        """The summary fields of one credential (:data:`CREDENTIAL_SUMMARY_FIELDS`)."""
+        c = self.credentials_by_id[cid]
+        return {k: c.get(k) for k in CREDENTIAL_SUMMARY_FIELDS}

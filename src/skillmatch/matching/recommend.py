@@ -1,0 +1,252 @@
+"""Recommend credentials that close a learner's weighted gap within their limits, as an explained pathway.
+
+Steps: resolve the learner, analyse the gap against the target role(s), grade how much each eligible
+credential covers each gap skill, solve the budgeted maximum-coverage problem (:mod:`skillmatch.matching.optimize`),
+order the picks into a pathway and explain each pick and whatever gap remains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from skillmatch.matching.context import MatchContext
+from skillmatch.matching.gaps import GapReport, Learner, analyse_gap, parse_level, resolve_learner
+from skillmatch.matching.optimize import Budget, Candidate, GapReason, remaining_gap, solve
+from skillmatch.schema import LEVEL_RANK, Mode
+
+
+@dataclass
+class Limits:
+    """The learner's limits and filters; ``None``/empty means no limit."""
+
+    max_hours: float | None = None
+    max_cost: float | None = None
+    currency: str = "EUR"
+    max_items: int | None = None
+    levels: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    exclude_providers: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("max_hours", "max_cost"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.max_items is not None and self.max_items < 1:
+            raise ValueError(f"max_items must be >= 1, got {self.max_items}")
+        self.levels = [str(parse_level(v)) for v in self.levels]
+        modes = {m.value for m in Mode}
+        self.modes = [m.strip().lower() for m in self.modes]
+        for m in self.modes:
+            if m not in modes:
+                raise ValueError(f"unknown mode {m!r}; use one of {sorted(modes)}")
+        self.languages = [lang.strip().lower() for lang in self.languages]
+        self.currency = self.currency.strip().upper()
+
+
+def _coverage(
+    matcher: MatchContext, gap: dict[str, float], profile_skills: Iterable[str]
+) -> tuple[dict[str, dict[str, tuple[float, str, str, str]]], dict[str, float]]:
+    """How much each credential covers each gap skill, and each credential's relevance to the profile.
+
+    Returns ``(coverage, relevance)``: coverage is credential id -> gap skill -> (degree, outcome evidence, taught
+    skill id, match kind); relevance is credential id -> share of what it teaches that ``profile_skills`` need.
+    Degrees are scaled by relevance ** exponent, so a credential that teaches a gap skill in passing, among mostly
+    unrelated ones (a palliative-care course's "communication" for a data analyst), counts for less.
+    """
+    related = matcher.space.related(gap)
+    raw: dict[str, dict[str, tuple[float, str, str, str]]] = {}
+    for sid in gap:
+        for rel in related[sid]:
+            for cid, score, evidence in matcher.credentials_by_skill.get(rel.other, []):
+                degree = rel.credit * matcher.strength(score)
+                current = raw.setdefault(cid, {}).get(sid)
+                if current is None or degree > current[0]:
+                    raw[cid][sid] = (degree, evidence, rel.other, rel.kind)
+    relevance = matcher.relevance(profile_skills, raw)
+    exponent = matcher.params.relevance_exponent
+    coverage = {
+        cid: {sid: (round(v[0] * relevance[cid] ** exponent, 4), *v[1:]) for sid, v in cov.items()}
+        for cid, cov in raw.items()
+    }
+    return coverage, relevance
+
+
+def _exclusion(matcher: MatchContext, cid: str, limits: Limits) -> str | None:
+    """Why a credential is excluded by the learner's filters (None if it passes)."""
+    c = matcher.credentials_by_id[cid]
+    if limits.levels and c.get("level") not in limits.levels:
+        return "level"
+    if limits.modes and c.get("mode") not in limits.modes:
+        return "mode"
+    if limits.languages and (c.get("language") or "").lower() not in limits.languages:
+        return "language"
+    if limits.exclude_providers and (c.get("provider") or "").lower() in {
+        p.lower() for p in limits.exclude_providers
+    }:
+        return "provider"
+    if (
+        limits.max_cost is not None
+        and matcher.cost_in(c.get("cost"), c.get("currency"), limits.currency) is None
+    ):
+        return "cost unknown"
+    if limits.max_hours is not None and c.get("duration_hours") is None:
+        return "hours unknown"
+    return None
+
+
+def _prerequisite_closure(matcher: MatchContext, ids: set[str]) -> set[str]:
+    todo, seen = list(ids), set(ids)
+    while todo:
+        cid = todo.pop()
+        for pre in matcher.credentials_by_id.get(cid, {}).get("prerequisites") or []:
+            if pre in matcher.credentials_by_id and pre not in seen:
+                seen.add(pre)
+                todo.append(pre)
+    return seen
+
+
+_REASONS = {
+    GapReason.NOT_COVERABLE: "not_taught",
+    GapReason.NOT_SELECTED: "over_budget",
+    GapReason.INFEASIBLE: "prerequisites_unavailable",
+}
+
+
+def recommend(
+    matcher: MatchContext,
+    learner: Learner,
+    role_ids: Sequence[str],
+    limits: Limits | None = None,
+    *,
+    role_weights: Sequence[float] | None = None,
+    method: Literal["auto", "greedy", "exact"] = "auto",
+) -> dict[str, Any]:
+    """A pathway of credentials for a learner towards one or more roles (JSON-ready dict; see docs/matching.md)."""
+    limits = limits or Limits()
+    profile = resolve_learner(matcher, learner)
+    report: GapReport = analyse_gap(matcher, profile, role_ids, role_weights)
+    gap = report.gap()
+    held = set(learner.credentials_held)
+    coverage, relevance = _coverage(matcher, gap, [i.skill_id for i in report.items])
+    excluded: dict[str, str] = {}
+    for cid in _prerequisite_closure(matcher, set(coverage)):
+        if cid in held:
+            continue
+        reason = _exclusion(matcher, cid, limits)
+        if reason:
+            excluded[cid] = reason
+    off_target = {
+        c
+        for c in coverage
+        if c not in excluded and c not in held and relevance[c] < matcher.params.min_relevance
+    }
+    seeds = {c for c in coverage if c not in excluded and c not in off_target}
+    # prerequisites of on-target credentials stay eligible even when they are broad themselves
+    eligible_ids = _prerequisite_closure(matcher, seeds) - set(excluded)
+    excluded.update({c: "off_target" for c in off_target - eligible_ids})
+    candidates = []
+    for cid in sorted(eligible_ids | (held & set(matcher.credentials_by_id))):
+        c = matcher.credentials_by_id[cid]
+        cost = matcher.cost_in(c.get("cost"), c.get("currency"), limits.currency)
+        candidates.append(
+            Candidate(
+                id=cid,
+                hours=float(c.get("duration_hours") or 0.0),
+                cost=float(cost or 0.0),
+                coverage={s: v[0] for s, v in coverage.get(cid, {}).items() if v[0] > 0},
+                prerequisites=tuple(
+                    p for p in (c.get("prerequisites") or []) if p in matcher.credentials_by_id
+                ),
+                level_rank=LEVEL_RANK.get(c.get("level") or "", 0),
+            )
+        )
+    by_id = {c.id: c for c in candidates}
+    budget = Budget(max_hours=limits.max_hours, max_cost=limits.max_cost, max_items=limits.max_items)
+    selection = solve(gap, candidates, budget, held=held, method=method) if gap else None
+    picks = selection.picks if selection else []
+
+    steps = []
+    for n, cid in enumerate(picks, start=1):
+        c = matcher.credentials_by_id[cid]
+        covers = [
+            {
+                "skill_id": sid,
+                "label": matcher.concept_labels.get(sid, sid),
+                "gap_weight": gap[sid],
+                "degree": deg,
+                "outcome": evidence,
+                "taught_skill": matcher.concept_labels.get(taught, taught),
+                "match_kind": kind,
+            }
+            for sid, (deg, evidence, taught, kind) in sorted(
+                coverage.get(cid, {}).items(), key=lambda kv: (-kv[1][0] * gap[kv[0]], kv[0])
+            )
+        ]
+        steps.append(
+            {
+                "step": n,
+                "credential": matcher.credential_summary(cid),
+                "cost_in_currency": round(by_id[cid].cost, 2),
+                "gain": round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
+                "relevance": relevance.get(cid, 0.0),
+                "covers": covers,
+                "prerequisites": list(c.get("prerequisites") or []),
+                "required_by": selection.brought_in_by.get(cid) if selection else None,
+            }
+        )
+    remaining = []
+    if gap:
+        rest = remaining_gap(
+            gap, by_id, picks, held=held, infeasible=selection.infeasible if selection else ()
+        )
+        for sid, r in rest.items():
+            reason = _REASONS[r.reason]
+            if r.reason is GapReason.NOT_COVERABLE:
+                teachers = [cid for cid, cov in coverage.items() if sid in cov and cid not in held]
+                if not teachers:
+                    reason = "not_taught"
+                else:
+                    better = [cid for cid in teachers if coverage[cid][sid][0] > r.achieved]
+                    if not better:
+                        reason = "partly_covered_only"
+                    elif all(excluded.get(cid) == "off_target" for cid in better):
+                        reason = "taught_only_off_target"
+                    else:
+                        reason = "excluded_by_filters"
+            remaining.append(
+                {
+                    "skill_id": sid,
+                    "label": matcher.concept_labels.get(sid, sid),
+                    "gap_weight": round(r.weight, 4),
+                    "remaining": round(r.remaining, 4),
+                    "reason": reason,
+                    "best_candidate": r.best_candidate,
+                }
+            )
+    total = sum(i.weight for i in report.items)
+    closed = (selection.objective - selection.baseline) if selection else 0.0
+    return {
+        "roles": report.roles,
+        "coverage_before": report.coverage,
+        "coverage_after": round(min(1.0, report.coverage + closed / total), 4) if total else 1.0,
+        "gap_total": round(sum(gap.values()), 4),
+        "gap_closed": round(closed, 4),
+        "method": selection.method if selection else "none",
+        "totals": {
+            "items": len(picks),
+            "hours": round(selection.hours, 2) if selection else 0.0,
+            "cost": round(selection.cost, 2) if selection else 0.0,
+            "currency": limits.currency,
+        },
+        "pathway": steps,
+        "remaining_gap": remaining,
+        "excluded": {
+            reason: sorted(c for c, r in excluded.items() if r == reason)
+            for reason in sorted(set(excluded.values()))
+        },
+        "learner": profile.to_dict(),
+    }

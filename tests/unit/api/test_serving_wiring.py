@@ -1,0 +1,169 @@
+"""How the API server wires its encoder and heap: coalesced encoding on one encoder thread by default, the locked
+encoder when coalescing is off, and bundle objects kept out of the garbage collector's full collections."""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import HashingEncoder
+
+from skillmatch.api import state
+from skillmatch.api.state import LockedEncoder, settle_heap
+from skillmatch.config import Settings
+from skillmatch.encoding.coalesce import CoalescingEncoder
+from skillmatch.encoding.encoder import ModelLoadError, vector_family
+from skillmatch.encoding.threads import encoder_threads
+
+
+@pytest.mark.parametrize(
+    ("configured", "coalesce", "serving", "expected"),
+    [
+        (0, 64, True, 1),  # a coalescing server: one encoder thread
+        (0, 0, True, 0),  # a server that does not coalesce: the library default
+        (0, 64, False, 0),  # builds and the CLI: the library default
+        (3, 64, True, 3),  # an explicit setting always wins
+        (3, 0, False, 3),
+    ],
+)
+def test_encoder_threads(configured: int, coalesce: int, serving: bool, expected: int) -> None:
+    settings = Settings(encoder_threads=configured, api_coalesce_texts=coalesce)
+    assert encoder_threads(settings, serving=serving) == expected
+
+
+def _manifest(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"model": {"id": "fake-model", "dim": 8}}))
+    return folder
+
+
+@pytest.mark.parametrize(("coalesce", "kind", "threads"), [(64, CoalescingEncoder, 1), (0, LockedEncoder, 0)])
+def test_served_encoder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, coalesce: int, kind: type, threads: int
+) -> None:
+    seen: list[Settings] = []
+
+    def fake_from_settings(settings: Settings, model: str | None = None) -> HashingEncoder:
+        seen.append(settings)
+        return HashingEncoder()
+
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", fake_from_settings)
+    settings = Settings(api_coalesce_texts=coalesce, use_cache=True, api_use_cache=False)
+    encoder = state._encoder_for(_manifest(tmp_path / "bundle"), settings, None)
+    assert isinstance(encoder, kind)
+    assert isinstance(encoder.inner, HashingEncoder)  # type: ignore[union-attr]
+    if coalesce:
+        assert encoder.max_texts == coalesce  # type: ignore[union-attr]
+    # the served encoder's own settings: no on-disk cache (api_use_cache), the thread count for serving
+    assert seen[0].use_cache is False and seen[0].encoder_threads == threads
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ({}, "onnx-int8-block"),  # the default: block-wise int8 for request texts
+        ({"api_encoder_backend": "same", "encoder_backend": "torch"}, "torch"),
+        ({"api_encoder_backend": "onnx"}, "onnx"),
+    ],
+)
+def test_serving_backend(monkeypatch: pytest.MonkeyPatch, configured: dict[str, str], expected: str) -> None:
+    seen: list[str] = []
+
+    def fake_from_settings(settings: Settings, model: str | None = None) -> HashingEncoder:
+        seen.append(settings.encoder_backend)
+        return HashingEncoder()
+
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", fake_from_settings)
+    state.serving_encoder(Settings(**configured), "fake-model")  # type: ignore[arg-type]
+    assert seen == [expected]
+
+
+def _failing_int8_block(settings: Settings, model: str | None = None) -> HashingEncoder:
+    if settings.encoder_backend == "onnx-int8-block":
+        raise ModelLoadError("the ONNX export does not handle this model")
+    encoder = HashingEncoder()
+    encoder.backend = settings.encoder_backend  # type: ignore[attr-defined]
+    return encoder
+
+
+def test_the_default_serving_backend_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
+    encoder = state.serving_encoder(Settings(encoder_backend="torch"), "fake-model")
+    assert encoder.backend == "torch"  # type: ignore[attr-defined]
+    assert "onnx-int8-block unavailable, using torch" in caplog.text
+    assert "does not handle this model" in caplog.text
+
+
+def test_an_explicit_serving_backend_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
+    with pytest.raises(ModelLoadError, match="does not handle"):
+        state.serving_encoder(Settings(api_encoder_backend="onnx-int8-block"), "fake-model")
+
+
+def test_encoder_info_names_the_encoder_behind_the_wrappers() -> None:
+    inner = HashingEncoder()
+    inner.backend = "onnx-int8-block"  # type: ignore[attr-defined]
+    wrapped = CoalescingEncoder(LockedEncoder(inner), max_texts=8)  # type: ignore[arg-type]
+    assert state.encoder_info(wrapped) == {"backend": "onnx-int8-block", "fingerprint": inner.fingerprint}
+
+
+@pytest.mark.parametrize(
+    ("fingerprint", "family"),
+    [
+        ("m@0123+int8-block", "m@0123"),  # stands in for float32
+        ("m@0123", "m@0123"),
+        ("m@0123+int8", "m@0123+int8"),  # dynamic int8 does not: its vectors are further off
+        ("m@hub+int8-block", "m@hub"),
+    ],
+)
+def test_vector_family(fingerprint: str, family: str) -> None:
+    assert vector_family(fingerprint) == family
+
+
+class _Cycle:
+    """Half of a reference cycle (only the collector frees it)."""
+
+    def __init__(self) -> None:
+        self.other: Any = None
+
+
+def _cycle() -> weakref.ref[_Cycle]:
+    a, b = _Cycle(), _Cycle()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
+@pytest.fixture
+def restore_gc() -> Any:
+    yield
+    gc.unfreeze()
+
+
+def test_settle_heap_freezes_what_is_alive(restore_gc: None) -> None:
+    gc.unfreeze()
+    kept = [_Cycle() for _ in range(100)]
+    dead = _cycle()
+    settle_heap()
+    assert dead() is None  # garbage was collected first, not frozen
+    assert gc.get_freeze_count() > len(kept)
+    tracked_young = {id(o) for g in (0, 1, 2) for o in gc.get_objects(generation=g)}
+    assert not any(id(o) in tracked_young for o in kept)  # out of every generation the collector walks
+
+
+def test_settle_heap_again_collects_cycles_frozen_before(restore_gc: None) -> None:
+    gc.unfreeze()
+    holder: list[Any] = [_Cycle()]
+    holder[0].other = holder[0]  # a cycle, alive while the holder refers to it
+    gone = weakref.ref(holder[0])
+    settle_heap()  # frozen while alive (as a served bundle's objects are)
+    holder.clear()  # now only a frozen cycle: no collection reaches it...
+    gc.collect()
+    assert gone() is not None
+    settle_heap()  # ...until the next settle (a reload) unfreezes and collects
+    assert gone() is None

@@ -1,0 +1,32 @@
+"""Thread settings: FAISS on one thread in a server unless configured, the library default elsewhere."""
+
+from __future__ import annotations
+
+import faiss
+import pytest
+
+from skillmatch.config import Settings
+from skillmatch.encoding.threads import apply_thread_settings, index_threads
+
+
+def test_auto_means_one_thread_when_serving_and_the_default_otherwise() -> None:
+    settings = Settings()
+    assert settings.index_threads == 0
+    assert index_threads(settings, serving=True) == 1
+    assert index_threads(settings) == 0
+    assert index_threads(Settings(index_threads=3), serving=True) == 3
+
+
+def test_apply_sets_faiss_threads() -> None:
+    before = faiss.omp_get_max_threads()
+    try:
+        assert apply_thread_settings(Settings(), serving=True) == {"faiss": 1}
+        assert faiss.omp_get_max_threads() == 1
+        assert apply_thread_settings(Settings(index_threads=2)) == {"faiss": 2}
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def test_negative_threads_are_refused() -> None:
+    with pytest.raises(ValueError, match="index_threads"):
+        Settings(index_threads=-1)
