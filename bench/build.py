@@ -26,7 +26,7 @@ from common import ROOT, SHARED, load_snapshot, machine, print_table, settings_o
 
 from skillmatch.build import read_inputs, run_build
 from skillmatch.config import get_settings
-from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.factory import make_encoder
 from skillmatch.evaluation.benchmarks import skillspan_postings
 
 #: What each stage of the manifest's ``timings_s`` handles, to turn times into texts per second.
@@ -46,7 +46,7 @@ def one_build(
     settings = get_settings(cache_dir=cache_dir, use_cache=True, **overrides)
     before = load_snapshot()
     start = time.perf_counter()
-    encoder = SentenceTransformerEncoder.from_settings(settings)
+    encoder = make_encoder(settings)
     load_s = time.perf_counter() - start
     manifest = run_build(inputs, out, settings=settings, encoder=encoder)
     total = time.perf_counter() - start

@@ -28,11 +28,13 @@ from typing import Any
 import numpy as np
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 
-from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
-from skillmatch.encoding.encoder import Encoder, ProgressFn, SentenceTransformerEncoder
+from skillmatch.encoding.base import Encoder, ProgressFn
+from skillmatch.encoding.factory import make_encoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.evaluation.benchmarks import skillspan_postings
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 
 
 class TimedEncoder:
@@ -69,10 +71,10 @@ def posting_texts(path: Path, count: int, seed: int) -> list[str]:
     ]
 
 
-def fresh_encoder(bundle: Bundle, overrides: dict[str, Any], fastpath: bool) -> tuple[TimedEncoder, Encoder]:
+def fresh_encoder(bundle: Skillmatch, overrides: dict[str, Any], fastpath: bool) -> tuple[TimedEncoder, Encoder]:
     """A new encoder (no disk cache, empty memory LRU), timed, optionally behind the exact-label fast path."""
     settings = get_settings(use_cache=False, **overrides)
-    inner = SentenceTransformerEncoder.from_settings(settings, bundle.manifest["model"]["id"])
+    inner = make_encoder(settings, bundle.manifest["model"]["id"])
     timed = TimedEncoder(inner)
     used: Encoder = (
         KnownVectorEncoder.from_index(timed, bundle.labels["text"].tolist(), bundle.label_index)
@@ -83,7 +85,7 @@ def fresh_encoder(bundle: Bundle, overrides: dict[str, Any], fastpath: bool) -> 
 
 
 def run(
-    bundle: Bundle, texts: list[str], single: int, overrides: dict[str, Any], fastpath: bool
+    bundle: Skillmatch, texts: list[str], single: int, overrides: dict[str, Any], fastpath: bool
 ) -> dict[str, Any]:
     """One repeat: batch mode over all texts, then single mode over the first ``single`` texts."""
     linker = bundle.linker
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         encoder_backend=args.backend, encoder_threads=args.threads, batch_size=args.batch_size
     )
     settings = get_settings(use_cache=False, **overrides)
-    bundle = Bundle.load(args.bundle, settings=settings, verify_checksums=False)
+    bundle = load_service(args.bundle, settings=settings, verify_checksums=False)
     texts = posting_texts(args.skillspan, args.postings, args.seed)
     chars = float(np.mean([len(t) for t in texts]))
     runs = []

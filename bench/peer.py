@@ -33,12 +33,13 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 from linking import posting_texts
 
-from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
-from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.factory import make_encoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.evaluation.benchmarks import load_skill_extraction
 from skillmatch.evaluation.metrics import mean_metrics
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 
 
 def load_peer(threads: int) -> tuple[Any, float, bool]:
@@ -76,16 +77,16 @@ def peer_rankings(peer: Any, texts: list[str], depth: int) -> list[list[str]]:
     return out
 
 
-def ours_rankings(bundle: Bundle, texts: list[str], depth: int) -> list[list[str]]:
+def ours_rankings(bundle: Skillmatch, texts: list[str], depth: int) -> list[list[str]]:
     """Our linker's ranking (no threshold)."""
     return [[s.id for s in found] for found in bundle.linker.link(texts, top_k=depth, min_score=-1.0)]
 
 
-def fresh_ours(bundle: Bundle, overrides: dict[str, Any]) -> None:
+def fresh_ours(bundle: Skillmatch, overrides: dict[str, Any]) -> None:
     """Give the bundle's linker a new encoder: no disk cache, empty memory LRU, behind the exact-label fast path
     as in every bundle's linker."""
     settings = get_settings(use_cache=False, **overrides)
-    encoder = SentenceTransformerEncoder.from_settings(settings, bundle.manifest["model"]["id"])
+    encoder = make_encoder(settings, bundle.manifest["model"]["id"])
     bundle.linker.encoder = KnownVectorEncoder.from_index(
         encoder, bundle.labels["text"].tolist(), bundle.label_index
     )
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
     overrides = settings_overrides(encoder_backend=args.backend, encoder_threads=args.threads)
-    bundle = Bundle.load(
+    bundle = load_service(
         args.bundle, settings=get_settings(use_cache=False, **overrides), verify_checksums=False
     )
     peer, peer_build_s, peer_embedded = load_peer(args.peer_threads)

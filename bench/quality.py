@@ -27,16 +27,17 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, print_table
 from load import recommendation_payloads
 
-from skillmatch.bundle import Bundle, bundle_linker
+from skillmatch.bundle import bundle_linker
 from skillmatch.config import get_settings
-from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.factory import make_encoder
 from skillmatch.evaluation.benchmarks import load_skill_extraction
 from skillmatch.evaluation.metrics import mean_metrics
+from skillmatch.facade import load as load_service
 from skillmatch.index import VectorIndex
 
 
 def evaluate_variant(
-    bundle: Bundle, variant: str, cache_dir: Path, sets: dict[str, Any], phrases: list[str]
+    bundle: Skillmatch, variant: str, cache_dir: Path, sets: dict[str, Any], phrases: list[str]
 ) -> dict[str, Any]:
     """RP@5 / MRR of one ``labels[/queries]:index`` variant on each set, the top-5 links of ``phrases`` and the
     time each step took."""
@@ -44,7 +45,7 @@ def evaluate_variant(
     label_backend, _, query_backend = backends.partition("/")
     model = bundle.manifest["model"]["id"]
     settings = get_settings(cache_dir=cache_dir, use_cache=True, encoder_backend=label_backend)
-    encoder = SentenceTransformerEncoder.from_settings(settings, model)
+    encoder = make_encoder(settings, model)
     start = time.perf_counter()
     vectors = encoder.encode(bundle.labels["text"].tolist())
     encode_s = time.perf_counter() - start
@@ -53,7 +54,7 @@ def evaluate_variant(
     index_s = time.perf_counter() - start
     if query_backend:  # queries are never cached on disk, as in the API
         query_settings = settings.model_copy(update={"encoder_backend": query_backend, "use_cache": False})
-        encoder = SentenceTransformerEncoder.from_settings(query_settings, model)
+        encoder = make_encoder(query_settings, model)
     linker = bundle_linker(
         encoder, bundle.labels, index, bundle.taxonomy.concepts, bundle.linking_options(), settings
     )
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         if variant.count(":") != 1:
             parser.error(f"variant {variant!r} is not labels[/queries]:index")
-    bundle = Bundle.load(args.bundle, settings=get_settings(use_cache=False), verify_checksums=False)
+    bundle = load_service(args.bundle, settings=get_settings(use_cache=False), verify_checksums=False)
     concepts = bundle.taxonomy.concepts
     sets = {
         name: load_skill_extraction(args.benchmarks / f"{name}_validation.csv", concepts)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from skillmatch.bundle import Bundle
 from skillmatch.config import get_settings
+from skillmatch.facade import load as load_service
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
-from skillmatch.matching.recommend import Limits, _coverage, recommend
+from skillmatch.matching.recommend import Limits, credential_coverage, recommend
 
 
 def naive_picks(matcher: MatchContext, role_id: str, max_hours: float, depth: int = 300) -> list[str]:
@@ -50,7 +50,7 @@ def closed_share(
     """(weighted gap closed by ``picks``, total gap) with the recommender's graded coverage."""
     report = analyse_gap(matcher, resolve_learner(matcher, learner), [role_id])
     gap = report.gap()
-    coverage, _ = _coverage(matcher, gap, [i.skill_id for i in report.items])
+    coverage, _ = credential_coverage(matcher, gap, [i.skill_id for i in report.items])
     closed = sum(
         w * max((coverage.get(c, {}).get(s, (0.0,))[0] for c in picks), default=0.0) for s, w in gap.items()
     )
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    matcher = MatchContext(Bundle.load(args.bundle, settings=get_settings()))
+    matcher = MatchContext(load_service(args.bundle, settings=get_settings()))
     roles = matcher.bundle.extra["roles"]
     role_ids = roles[roles["source"] == "taxonomy"]["id"].tolist()
     rng = random.Random(args.seed)

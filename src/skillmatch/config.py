@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         ge=0,
         description="Concurrent requests' texts of up to this many are encoded together in one run, one run at a "
         "time (0: each request encodes on its own). Short runs keep the encoder and the request threads busy at "
-        "once (see skillmatch.encoding.coalesce); calls of more than 64 texts run beside them.",
+        "once (see skillmatch.encoding.concurrency); calls of more than 64 texts run beside them.",
     )
     api_gc_freeze: bool = Field(
         True,

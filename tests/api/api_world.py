@@ -7,7 +7,7 @@ import pandas as pd
 from fakes import concept_row, posting_row
 
 from skillmatch.api.security import hash_api_key
-from skillmatch.bundle import BuildInputs
+from skillmatch.build import BuildInputs
 from skillmatch.config import Settings
 from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
 

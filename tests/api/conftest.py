@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
-from skillmatch.bundle import Bundle, build_bundle
-from skillmatch.matching.roles import role_stage
+from skillmatch.build import build_bundle
+from skillmatch.facade import load as load_service
 
 
 @pytest.fixture(scope="session")
@@ -26,19 +26,19 @@ def bundle_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, extra in (("v1", False), ("v2", True)):
         out[name] = root / name
         build_bundle(
-            world(extra), out[name], encoder=HashingEncoder(), settings=settings, extra_stages=[role_stage]
+            world(extra), out[name], encoder=HashingEncoder(), settings=settings
         )
     return out
 
 
 @pytest.fixture(scope="session")
-def bundle_v1(bundle_paths: dict[str, Path]) -> Bundle:
-    return Bundle.load(bundle_paths["v1"], settings=api_settings(), encoder=HashingEncoder())
+def bundle_v1(bundle_paths: dict[str, Path]) -> Skillmatch:
+    return load_service(bundle_paths["v1"], settings=api_settings(), encoder=HashingEncoder())
 
 
 @pytest.fixture()
-def app(bundle_v1: Bundle) -> FastAPI:
-    return create_app(api_settings(), bundle=bundle_v1)
+def app(bundle_v1: Skillmatch) -> FastAPI:
+    return create_app(api_settings(), bundle_v1)
 
 
 @pytest.fixture()

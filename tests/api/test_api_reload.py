@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -18,30 +19,25 @@ from fakes import HashingEncoder
 from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app, state
-from skillmatch.api.state import LockedEncoder, load_bundle
-from skillmatch.bundle import Bundle, build_bundle
+from skillmatch.api.state import load_service as serve_loader
+from skillmatch.build import build_bundle
 from skillmatch.config import Settings
-from skillmatch.encoding.encoder import Encoder
+from skillmatch.encoding.base import Encoder
+from skillmatch.facade import load as load_service
 
 AUTH = {"X-API-Key": API_KEY}
 RECOMMEND = {"roles": ["data analyst"], "skills": ["SQL", "statistics"], "max_hours": 80}
 
 
-def fake_loader(path: Path, settings: Settings, current: Encoder | None) -> Bundle:
-    return Bundle.load(path, settings=settings, encoder=current or HashingEncoder())
+def fake_loader(path: Path, settings: Settings, current: Encoder | None) -> Skillmatch:
+    return load_service(path, settings=settings, encoder=current or HashingEncoder())
 
 
 def test_default_loader_reuses_the_served_encoder(bundle_paths: dict[str, Path]) -> None:
     encoder = HashingEncoder()
-    bundle = load_bundle(bundle_paths["v2"], api_settings(), encoder)
-    assert bundle.encoder is encoder and len(bundle.credentials) == 7
-
-
-def test_locked_encoder_delegates() -> None:
-    inner = HashingEncoder()
-    locked = LockedEncoder(inner)
-    assert (locked.model_id, locked.dim, locked.fingerprint) == (inner.model_id, inner.dim, inner.fingerprint)
-    np.testing.assert_array_equal(locked.encode(["SQL"]), inner.encode(["SQL"]))
+    service = serve_loader(bundle_paths["v2"], api_settings(), encoder)
+    assert service.model_encoder is encoder and len(service.bundle.credentials) == 7
+    assert service.encoder.unwrap() is encoder  # the query chain ends in the served encoder
 
 
 def test_bundle_loaded_at_startup_from_settings(bundle_paths: dict[str, Path]) -> None:
@@ -112,8 +108,12 @@ def test_reload_refuses_a_damaged_bundle(
 
 def test_reload_refuses_a_bundle_that_fails_validation(client: TestClient, tmp_path: Path) -> None:
     no_roles = tmp_path / "no-roles"
-    build_bundle(world(True), no_roles, encoder=HashingEncoder(), settings=api_settings(), extra_stages=[])
-    _refused(client, no_roles, "no role tables")
+    build_bundle(world(True), no_roles, encoder=HashingEncoder(), settings=api_settings())
+    manifest = json.loads((no_roles / "manifest.json").read_text())
+    del manifest["files"]["roles.parquet"]
+    (no_roles / "manifest.json").write_text(json.dumps(manifest))
+    (no_roles / "roles.parquet").unlink()
+    _refused(client, no_roles, "bundle files missing: roles.parquet")
 
 
 def test_reload_validates_body(client: TestClient) -> None:
@@ -140,8 +140,8 @@ class GateEncoder(HashingEncoder):
 
 def test_request_in_flight_finishes_on_the_old_bundle(bundle_paths: dict[str, Path]) -> None:
     gate = GateEncoder()
-    bundle = Bundle.load(bundle_paths["v1"], settings=api_settings(), encoder=gate)
-    app = create_app(api_settings(), bundle=bundle)
+    bundle = load_service(bundle_paths["v1"], settings=api_settings(), encoder=gate)
+    app = create_app(api_settings(), bundle)
     with TestClient(app) as c:
         answers: dict[str, object] = {}
 

@@ -16,14 +16,14 @@ from schemathesis.checks import (
 )
 
 from skillmatch.api import create_app
-from skillmatch.bundle import Bundle
+from skillmatch.facade import Skillmatch
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
-def schema_app(bundle_v1: Bundle) -> FastAPI:
-    return create_app(api_settings(), bundle=bundle_v1)
+def schema_app(bundle_v1: Skillmatch) -> FastAPI:
+    return create_app(api_settings(), bundle_v1)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
 from skillmatch.api.security import hash_api_key, key_matches, parse_key_hashes, parse_origins
-from skillmatch.bundle import Bundle
+from skillmatch.facade import Skillmatch
 
 COHORT = {"learners": [{"id": "a", "skills": ["SQL"]}], "roles": [ANALYST]}
 
@@ -56,23 +56,23 @@ def test_public_endpoints_need_no_key(client: TestClient) -> None:
     assert client.post("/v1/gaps", json={"roles": [ANALYST], "skills": ["SQL"]}).status_code == 200
 
 
-def test_no_keys_configured_refuses_protected_endpoints(bundle_v1: Bundle) -> None:
-    app = create_app(api_settings(api_key_hashes=""), bundle=bundle_v1)
+def test_no_keys_configured_refuses_protected_endpoints(bundle_v1: Skillmatch) -> None:
+    app = create_app(api_settings(api_key_hashes=""), bundle_v1)
     with TestClient(app) as c:
         r = c.post("/v1/cohorts/gaps", json=COHORT, headers={"X-API-Key": API_KEY})
     assert r.status_code == 401 and "none is configured" in r.json()["detail"]
 
 
-def test_malformed_key_hash_setting_fails_at_startup(bundle_v1: Bundle) -> None:
+def test_malformed_key_hash_setting_fails_at_startup(bundle_v1: Skillmatch) -> None:
     with pytest.raises(ValueError, match="SKILLMATCH_API_KEY_HASHES entry 1"):
-        create_app(api_settings(api_key_hashes="my-plain-key"), bundle=bundle_v1)
+        create_app(api_settings(api_key_hashes="my-plain-key"), bundle_v1)
 
 
 # --- CORS and request ids -----------------------------------------------------------------------------------
 
 
-def test_cors_allows_configured_origins_only(bundle_v1: Bundle) -> None:
-    app = create_app(api_settings(api_cors_origins="https://app.example"), bundle=bundle_v1)
+def test_cors_allows_configured_origins_only(bundle_v1: Skillmatch) -> None:
+    app = create_app(api_settings(api_cors_origins="https://app.example"), bundle_v1)
     with TestClient(app) as c:
         preflight = c.options(
             "/v1/gaps",

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from api_world import SLASHED, SQL
 
-from skillmatch.bundle import Bundle
+from skillmatch.facade import Skillmatch
 from skillmatch.matching.catalogue import CredentialCatalogue, CredentialFilter
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import UnknownCredentialError
 
 
 @pytest.fixture(scope="module")
-def catalogue(bundle_v1: Bundle) -> CredentialCatalogue:
-    return CredentialCatalogue(MatchContext(bundle_v1))
+def catalogue(bundle_v1: Skillmatch) -> CredentialCatalogue:
+    return CredentialCatalogue(bundle_v1.context)
 
 
 def test_filter_validation_and_normalisation() -> None:
@@ -81,7 +79,8 @@ def test_get_and_unknown(catalogue: CredentialCatalogue) -> None:
         catalogue.get("C-NOPE")
 
 
-def test_outcome_index_mismatch_is_refused(bundle_v1: Bundle) -> None:
-    broken = dataclasses.replace(bundle_v1, outcomes=bundle_v1.outcomes.iloc[:-1])
+def test_outcome_index_mismatch_is_refused(bundle_v1: Skillmatch) -> None:
+    broken = bundle_v1.bundle.replace(outcomes=bundle_v1.bundle.outcomes.iloc[:-1])
+    context = MatchContext(broken, bundle_v1.encoder, bundle_v1.linker)
     with pytest.raises(ValueError, match="outcome table has 7 rows but the outcome index has 8"):
-        CredentialCatalogue(MatchContext(broken))
+        CredentialCatalogue(context)

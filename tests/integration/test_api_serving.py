@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
 from skillmatch.build import demo_paths
-from skillmatch.bundle import Bundle
 from skillmatch.config import Settings
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 
 pytest.importorskip("onnxruntime", reason="the served encoder needs onnxruntime (pip install onnxruntime)")
 
@@ -33,9 +34,9 @@ def client(demo_bundle_path: Path, integration_settings: Settings) -> Iterator[T
 
 
 @pytest.fixture(scope="module")
-def float32_bundle(demo_bundle_path: Path, integration_settings: Settings) -> Bundle:
+def float32_bundle(demo_bundle_path: Path, integration_settings: Settings) -> Skillmatch:
     """The bundle with the encoder that built it (float32), as the CLI loads it."""
-    return Bundle.load(demo_bundle_path, settings=integration_settings)
+    return load_service(demo_bundle_path, settings=integration_settings)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def posting_texts() -> list[str]:
     return postings["description"].head(12).tolist()
 
 
-def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float32_bundle: Bundle) -> None:
+def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float32_bundle: Skillmatch) -> None:
     ready = client.get("/ready")
     assert ready.status_code == 200
     encoder = ready.json()["bundle"]["encoder"]
@@ -53,7 +54,7 @@ def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float3
 
 
 def test_served_extraction_ranks_like_the_float32_linker(
-    client: TestClient, float32_bundle: Bundle, posting_texts: list[str]
+    client: TestClient, float32_bundle: Skillmatch, posting_texts: list[str]
 ) -> None:
     response = client.post("/v1/skills/extract", json={"texts": posting_texts, "top_k": 5})
     assert response.status_code == 200

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from skillmatch.bundle import Bundle
 from skillmatch.cli import app
 from skillmatch.config import Settings
+from skillmatch.facade import load as load_service
 from skillmatch.matching.context import MatchContext
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def matcher(demo_bundle_path: Path, real_encoder: object) -> MatchContext:
     return MatchContext(
-        Bundle.load(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
+        load_service(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
     )
 
 
@@ -80,10 +80,10 @@ def test_cli_roles(demo_bundle_path: Path) -> None:
 
 
 def test_postings_with_unknown_titles_form_their_own_roles(matcher: MatchContext) -> None:
-    roles = matcher.bundle.extra["roles"]
+    roles = matcher.bundle.roles
     derived = roles[roles["source"] == "postings"]
     assert len(derived) >= 1
-    assignments = matcher.bundle.extra["posting_roles"]
+    assignments = matcher.bundle.posting_roles
     assert set(assignments["posting_id"]) == set(matcher.bundle.postings["id"])
     given = matcher.bundle.postings.dropna(subset=["occupation"])
     merged = given.merge(assignments, left_on="id", right_on="posting_id")
@@ -222,15 +222,15 @@ def test_cli_errors_are_clear(demo_bundle_path: Path, tmp_path: Path) -> None:
 
 def test_rebuild_uses_the_cache(tmp_path: Path, integration_settings: Settings) -> None:
     from skillmatch.build import demo_paths, read_inputs, run_build
-    from skillmatch.encoding.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.factory import make_encoder
 
     settings = Settings(cache_dir=tmp_path / "cache")
-    first = SentenceTransformerEncoder.from_settings(settings)
+    first = make_encoder(settings)
     run_build(read_inputs(*demo_paths()), tmp_path / "a", settings=settings, encoder=first)
     # within one build, texts met again in a later stage (a phrase equal to a label) come from the cache
     assert first.stats["encoded"] > 1000
     assert first.stats["encoded"] + first.stats["cache_hits"] == first.stats["unique"]
-    second = SentenceTransformerEncoder.from_settings(settings)
+    second = make_encoder(settings)
     run_build(read_inputs(*demo_paths()), tmp_path / "b", settings=settings, encoder=second)
     assert second.stats["encoded"] == 0
     assert second.stats["cache_hits"] == second.stats["unique"] > 1000

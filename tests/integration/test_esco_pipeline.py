@@ -7,14 +7,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from skillmatch.bundle import Bundle
 from skillmatch.config import Settings
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner
-from skillmatch.matching.recommend import Limits, recommend
+from skillmatch.matching.recommend import Limits
+from skillmatch.matching.recommend import recommend as recommend_pathway
+
+
+def recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The recommendation as its JSON dict (these tests read the API's shape)."""
+    return recommend_pathway(*args, **kwargs).to_dict()
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +32,12 @@ DATA_ANALYST = "http://data.europa.eu/esco/occupation/d3edb8f8-3a06-47a0-8fb9-9b
 
 
 @pytest.fixture(scope="module")
-def bundle(esco_bundle_path: Path, real_encoder: object) -> Bundle:
-    return Bundle.load(esco_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
+def bundle(esco_bundle_path: Path, real_encoder: object) -> Skillmatch:
+    return load_service(esco_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
 
 
 @pytest.fixture(scope="module")
-def matcher(bundle: Bundle) -> MatchContext:
+def matcher(bundle: Skillmatch) -> MatchContext:
     return MatchContext(bundle)
 
 
@@ -48,7 +56,7 @@ def test_manifest_describes_the_bundle(esco_bundle_path: Path) -> None:
     assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
 
 
-def test_known_answers(bundle: Bundle) -> None:
+def test_known_answers(bundle: Skillmatch) -> None:
     texts = [
         "Experience administering PostgreSQL databases in production",
         "You write clean, tested Python code",
@@ -59,13 +67,13 @@ def test_known_answers(bundle: Bundle) -> None:
     assert pg[0].evidence and pg[0].matched_label
 
 
-def test_explicit_skill_normalisation(bundle: Bundle) -> None:
+def test_explicit_skill_normalisation(bundle: Skillmatch) -> None:
     [[hit]] = bundle.linker.normalise(["postgres"], min_score=0.0)
     assert hit.id == POSTGRESQL
 
 
 def test_role_without_postings_still_has_a_profile(matcher: MatchContext) -> None:
-    roles = matcher.bundle.extra["roles"].set_index("id")
+    roles = matcher.bundle.roles.set_index("id")
     nurse = matcher.roles.resolve("nurse responsible for general care")
     assert roles.loc[nurse, "postings"] == 0
     profile = matcher.roles.profile(nurse)
@@ -82,7 +90,7 @@ def test_role_without_postings_still_has_a_profile(matcher: MatchContext) -> Non
 
 
 def test_skillspan_titles_normalise_or_cluster(matcher: MatchContext) -> None:
-    assign = matcher.bundle.extra["posting_roles"]
+    assign = matcher.bundle.posting_roles
     assert len(assign) == 140
     assert set(assign["method"]) <= {"title", "cluster", "untitled"}
     assert (assign["method"] == "title").sum() > 20

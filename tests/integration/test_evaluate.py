@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from skillmatch.bundle import Bundle
 from skillmatch.config import Settings
 from skillmatch.evaluation.runner import (
     JOB_TITLES_DIR,
@@ -23,6 +22,8 @@ from skillmatch.evaluation.runner import (
     evaluate_skill_normalisation,
     format_table,
 )
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 from skillmatch.linking.linker import link_options
 
 pytestmark = pytest.mark.integration
@@ -37,8 +38,8 @@ def _require(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(esco_bundle_path: Path, real_encoder: object) -> Bundle:
-    return Bundle.load(esco_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
+def bundle(esco_bundle_path: Path, real_encoder: object) -> Skillmatch:
+    return load_service(esco_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +48,11 @@ def bench_paths() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def extraction(bundle: Bundle, bench_paths: dict[str, Path]) -> dict[str, Any]:
+def extraction(bundle: Skillmatch, bench_paths: dict[str, Path]) -> dict[str, Any]:
     return evaluate_skill_extraction(bundle, bench_paths)
 
 
-def test_bundle_linker_has_the_tuned_options(bundle: Bundle) -> None:
+def test_bundle_linker_has_the_tuned_options(bundle: Skillmatch) -> None:
     wanted = {k: v for k, v in link_options(Settings()).items() if k != "min_score"}
     got = {k: v for k, v in bundle.linker.options().items() if k != "min_score"}
     assert got == wanted, (
@@ -76,7 +77,7 @@ def test_pipeline_beats_dense_preferred_baseline_by_ten_points(extraction: dict[
     assert sum(" pipeline " in line for line in table.splitlines()) == 2
 
 
-def test_default_threshold_is_calibrated(bundle: Bundle, bench_paths: dict[str, Path]) -> None:
+def test_default_threshold_is_calibrated(bundle: Skillmatch, bench_paths: dict[str, Path]) -> None:
     result = calibrate_min_score(bundle, bench_paths)
     best = result["best"]
     at_default = next(
@@ -88,14 +89,14 @@ def test_default_threshold_is_calibrated(bundle: Bundle, bench_paths: dict[str, 
     assert recalls == sorted(recalls, reverse=True)
 
 
-def test_job_titles(bundle: Bundle) -> None:
+def test_job_titles(bundle: Skillmatch) -> None:
     result = evaluate_job_titles(bundle, _require(DATA / JOB_TITLES_DIR))
     assert result["queries"] >= 570
     roles, tfidf = result["methods"]["roles"], result["methods"]["tfidf"]
     assert roles["mrr"] > tfidf["mrr"] and roles["acc@5"] > 0.75
 
 
-def test_skill_normalisation(bundle: Bundle) -> None:
+def test_skill_normalisation(bundle: Skillmatch) -> None:
     result = evaluate_skill_normalisation(bundle, sample=300, seed=0)
     assert result["queries"] == 300
     pipeline = result["methods"]["pipeline"]
@@ -103,7 +104,7 @@ def test_skill_normalisation(bundle: Bundle) -> None:
     assert pipeline["acc@1"] > 0.75 and pipeline["acc@5"] > 0.9
 
 
-def test_role_profiles(bundle: Bundle) -> None:
+def test_role_profiles(bundle: Skillmatch) -> None:
     result = evaluate_role_profiles(bundle, k=(10, 20))
     assert result["occupations"] > 0
     for method in ("profile", "postings_only"):

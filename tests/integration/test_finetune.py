@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.cached import CachedEncoder
+from skillmatch.encoding.factory import load_encoder
 from skillmatch.evaluation.finetune import (
     HOLDOUT_FILE,
     TRAINING_FILE,
@@ -34,7 +35,7 @@ def esco_concepts():
 
 
 def test_finetune_tiny_run_gives_a_loadable_different_encoder(
-    esco_concepts, real_encoder: SentenceTransformerEncoder, tmp_path: Path
+    esco_concepts, real_encoder: CachedEncoder, tmp_path: Path
 ) -> None:
     pairs = training_pairs(esco_concepts, max_alt_per_concept=2, holdout=0.05, seed=0)
     assert pairs.attrs["stats"]["held_out"] == round(0.05 * len(esco_concepts))
@@ -54,7 +55,7 @@ def test_finetune_tiny_run_gives_a_loadable_different_encoder(
     assert (out_dir / HOLDOUT_FILE).is_file()
     assert read_holdout(out_dir) == pairs.attrs["holdout_ids"]
 
-    tuned = SentenceTransformerEncoder(str(out_dir), cache_dir=None)
+    tuned = load_encoder(str(out_dir), cache_dir=None)
     assert tuned.dim == real_encoder.dim == 384
     assert tuned.fingerprint != real_encoder.fingerprint
     texts = ["manage musical staff", "python programming", "bake bread"]

@@ -10,7 +10,8 @@ import pytest
 
 from skillmatch.bundle import BundleError, check_encoder
 from skillmatch.config import Settings
-from skillmatch.encoding.encoder import SentenceTransformerEncoder
+from skillmatch.encoding.cached import CachedEncoder
+from skillmatch.encoding.factory import load_encoder, make_encoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.index import VectorIndex
 
@@ -34,15 +35,15 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def onnx_encoder(onnx_dir: Path) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(backend="onnx", onnx_dir=onnx_dir, batch_size=2)
+def onnx_encoder(onnx_dir: Path) -> CachedEncoder:
+    return load_encoder(backend="onnx", onnx_dir=onnx_dir, batch_size=2)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1)
 
 
-def test_onnx_gives_the_torch_vectors(onnx_encoder: SentenceTransformerEncoder, real_encoder) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_gives_the_torch_vectors(onnx_encoder: CachedEncoder, real_encoder) -> None:  # type: ignore[no-untyped-def]
     ours = onnx_encoder.encode(TEXTS)
     torch_vectors = real_encoder.encode(TEXTS)
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
@@ -52,12 +53,12 @@ def test_onnx_gives_the_torch_vectors(onnx_encoder: SentenceTransformerEncoder, 
     assert onnx_encoder.max_seq_length == real_encoder.max_seq_length == 256
 
 
-def test_an_export_is_made_once_and_reused(onnx_encoder: SentenceTransformerEncoder, onnx_dir: Path) -> None:
+def test_an_export_is_made_once_and_reused(onnx_encoder: CachedEncoder, onnx_dir: Path) -> None:
     files = sorted(onnx_dir.iterdir())
     assert [f.suffix for f in files if not f.name.startswith(".")] == [".json", ".onnx", ".json"]
     stamps = [f.stat().st_mtime_ns for f in files]
     start = time.perf_counter()
-    again = SentenceTransformerEncoder(backend="onnx", onnx_dir=onnx_dir)
+    again = load_encoder(backend="onnx", onnx_dir=onnx_dir)
     assert time.perf_counter() - start < 30
     assert again._model is None  # torch was not needed
     assert [f.stat().st_mtime_ns for f in sorted(onnx_dir.iterdir())] == stamps
@@ -65,9 +66,9 @@ def test_an_export_is_made_once_and_reused(onnx_encoder: SentenceTransformerEnco
 
 
 def test_int8_is_close_but_has_its_own_fingerprint(
-    onnx_encoder: SentenceTransformerEncoder, onnx_dir: Path
+    onnx_encoder: CachedEncoder, onnx_dir: Path
 ) -> None:
-    int8 = SentenceTransformerEncoder(backend="onnx-int8", onnx_dir=onnx_dir)
+    int8 = load_encoder(backend="onnx-int8", onnx_dir=onnx_dir)
     assert int8.fingerprint == onnx_encoder.fingerprint + "+int8"
     assert cosines(int8.encode(TEXTS), onnx_encoder.encode(TEXTS)).min() > 0.9
     manifest = {"model": {"id": onnx_encoder.model_id, "fingerprint": onnx_encoder.fingerprint, "dim": 384}}
@@ -76,12 +77,12 @@ def test_int8_is_close_but_has_its_own_fingerprint(
 
 
 @pytest.fixture(scope="module")
-def int8_block(onnx_dir: Path) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(backend="onnx-int8-block", onnx_dir=onnx_dir, batch_size=2)
+def int8_block(onnx_dir: Path) -> CachedEncoder:
+    return load_encoder(backend="onnx-int8-block", onnx_dir=onnx_dir, batch_size=2)
 
 
 def test_int8_block_stands_in_for_float32(
-    int8_block: SentenceTransformerEncoder, onnx_encoder: SentenceTransformerEncoder
+    int8_block: CachedEncoder, onnx_encoder: CachedEncoder
 ) -> None:
     assert int8_block.fingerprint == onnx_encoder.fingerprint + "+int8-block"  # its own cache entries
     ours = int8_block.encode(TEXTS)
@@ -96,7 +97,7 @@ def test_int8_block_stands_in_for_float32(
         check_encoder(other, int8_block, Path("bundle"))
 
 
-def test_int8_block_vectors_do_not_depend_on_the_batch(int8_block: SentenceTransformerEncoder) -> None:
+def test_int8_block_vectors_do_not_depend_on_the_batch(int8_block: CachedEncoder) -> None:
     # activations are quantised per token and block, not per run: coalesced requests get the vectors they would
     # get alone
     model = int8_block._onnx
@@ -118,7 +119,7 @@ def test_int8_block_export_names_the_missing_package(
 
 
 def test_the_memory_cache_serves_repeated_texts(onnx_dir: Path, tmp_path: Path) -> None:
-    encoder = SentenceTransformerEncoder(
+    encoder = load_encoder(
         backend="onnx", onnx_dir=onnx_dir, memory_cache=3, cache_dir=tmp_path
     )
     first = encoder.encode(TEXTS[:3])
@@ -134,7 +135,7 @@ def test_the_memory_cache_serves_repeated_texts(onnx_dir: Path, tmp_path: Path) 
 
 def test_auto_picks_onnx_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path: Path) -> None:
     settings = Settings(cache_dir=tmp_path, onnx_dir=onnx_dir, encoder_threads=1, encoder_memory_cache=7)
-    encoder = SentenceTransformerEncoder.from_settings(settings)
+    encoder = make_encoder(settings)
     assert settings.encoder_backend == "auto"
     assert encoder.backend == "onnx"
     assert encoder.threads == 1 and encoder._memory is not None and encoder._memory.capacity == 7
@@ -142,13 +143,13 @@ def test_auto_picks_onnx_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path
 
 def test_bad_backend_and_threads_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown encoder backend 'gpu'"):
-        SentenceTransformerEncoder(backend="gpu")
+        load_encoder(backend="gpu")
     with pytest.raises(ValueError, match="threads"):
-        SentenceTransformerEncoder(threads=-1)
+        load_encoder(threads=-1)
 
 
 def test_fast_path_vectors_equal_encoded_vectors(
-    onnx_encoder: SentenceTransformerEncoder, real_encoder
+    onnx_encoder: CachedEncoder, real_encoder
 ) -> None:  # type: ignore[no-untyped-def]
     labels = ["Python (computer programming)", "manage a team of nurses", "café management"]
     index = VectorIndex(kind="flat").build(onnx_encoder.encode(labels))

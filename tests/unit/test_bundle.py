@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from fakes import HashingEncoder, make_concepts, posting_row
 
-from skillmatch.bundle import BuildInputs, Bundle, BundleError, build_bundle
+from skillmatch.build import BuildInputs, build_bundle
+from skillmatch.bundle import FILES, BundleError
 from skillmatch.config import Settings
+from skillmatch.facade import load as load_service
 from skillmatch.linking.linker import SkillLinker
 from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy
 
@@ -75,7 +77,7 @@ def settings(tmp_path: Path) -> Settings:
 def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
     enc = HashingEncoder()
     out = tmp_path / "bundle"
-    manifest = build_bundle(inputs, out, encoder=enc, settings=settings(tmp_path), extra_stages=[])
+    manifest = build_bundle(inputs, out, encoder=enc, settings=settings(tmp_path))
     assert manifest["counts"]["concepts"] == 3
     assert manifest["counts"]["labels"] == 6
     assert manifest["rejects"] == {"total": 1, "by_file": {"x.csv": 1}}
@@ -85,48 +87,48 @@ def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
     on_disk = json.loads((out / "manifest.json").read_text())
     assert set(on_disk["files"]) >= {"labels.faiss", "concepts.parquet", "rejects.csv"}
 
-    loaded = Bundle.load(out, settings=settings(tmp_path), encoder=enc)
-    links = loaded.credential_skills
+    loaded = load_service(out, settings=settings(tmp_path), encoder=enc)
+    links = loaded.bundle.credential_skills
     c1 = set(links[links.credential_id == "C1"].skill_id)
     assert {"c:sql", "c:excel", "c:python"} <= c1
     explicit = links[(links.credential_id == "C1") & (links.skill_id == "c:python")]
     assert explicit["source"].tolist() == ["explicit"]
-    post = set(loaded.posting_skills[loaded.posting_skills.posting_id == "P1"].skill_id)
+    post = set(loaded.bundle.posting_skills[loaded.bundle.posting_skills.posting_id == "P1"].skill_id)
     assert {"c:sql", "c:excel", "c:python"} <= post
-    assert loaded.credentials.loc[0, "learning_outcomes"] == ["Query data with SQL", "Clean data with Excel"]
-    assert loaded.rejects.to_dict("records") == [
+    assert loaded.bundle.credentials.loc[0, "learning_outcomes"] == ["Query data with SQL", "Clean data with Excel"]
+    assert loaded.bundle.rejects.to_dict("records") == [
         {"file": "x.csv", "row": 3, "field": "cost", "reason": "negative"}
     ]
     assert loaded.linker.link(["structured query language"])[0][0].id == "c:sql"
     # the outcome index is row-aligned with the outcomes table
-    assert loaded.outcome_index.rows == len(loaded.outcomes) == 3
+    assert loaded.bundle.outcome_index.rows == len(loaded.bundle.outcomes) == 3
 
 
-def test_extra_stage_tables_are_stored(tmp_path: Path, inputs: BuildInputs) -> None:
-    def roles_stage(bundle: Bundle) -> dict[str, pd.DataFrame]:
-        return {"roles": pd.DataFrame({"id": ["r1"], "postings": [len(bundle.postings)]})}
-
+def test_role_tables_are_built_and_stored(tmp_path: Path, inputs: BuildInputs) -> None:
     out = tmp_path / "b"
-    manifest = build_bundle(
-        inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[roles_stage]
-    )
-    assert manifest["counts"]["roles"] == 1
-    loaded = Bundle.load(out, settings=settings(tmp_path), encoder=HashingEncoder())
-    assert loaded.extra["roles"].to_dict("records") == [{"id": "r1", "postings": 1}]
+    manifest = build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    loaded = load_service(out, settings=settings(tmp_path), encoder=HashingEncoder())
+    for name in ("roles", "posting_roles", "role_profiles", "role_labels"):
+        assert manifest["counts"][name] == len(getattr(loaded.bundle, name))
+        assert FILES[name] in manifest["files"]  # listed, so verified on load
+    # every taxonomy occupation is a role, and every posting is assigned to one
+    assert set(inputs.taxonomy.occupations["id"]) <= set(loaded.bundle.roles["id"])
+    assert set(loaded.bundle.posting_roles["posting_id"]) == set(inputs.postings["id"])
 
 
-def test_failed_build_leaves_existing_bundle_intact(tmp_path: Path, inputs: BuildInputs) -> None:
+def test_failed_build_leaves_existing_bundle_intact(
+    tmp_path: Path, inputs: BuildInputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "bundle"
-    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
     before = (out / "manifest.json").read_text()
 
-    def broken(bundle: Bundle) -> dict[str, pd.DataFrame]:
+    def broken(*args: object, **kwargs: object) -> dict[str, pd.DataFrame]:
         raise RuntimeError("interrupted")
 
+    monkeypatch.setattr("skillmatch.build.role_tables", broken)
     with pytest.raises(RuntimeError, match="interrupted"):
-        build_bundle(
-            inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[broken]
-        )
+        build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
     assert (out / "manifest.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -136,31 +138,31 @@ def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, inputs
     out.mkdir()
     (out / "thesis.docx").write_text("do not delete")
     with pytest.raises(BundleError, match="not a skillmatch bundle"):
-        build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+        build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
     assert (out / "thesis.docx").exists()
 
 
 def test_load_checks_encoder_and_checksums(tmp_path: Path, inputs: BuildInputs) -> None:
     out = tmp_path / "bundle"
-    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[])
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
 
     class OtherEncoder(HashingEncoder):
         model_id = "test/other"
 
     with pytest.raises(BundleError, match="built with model test/hashing-encoder"):
-        Bundle.load(out, settings=settings(tmp_path), encoder=OtherEncoder())
+        load_service(out, settings=settings(tmp_path), encoder=OtherEncoder())
 
     class WideEncoder(HashingEncoder):
         dim = 512
 
     with pytest.raises(BundleError, match="dimensions"):
-        Bundle.load(out, settings=settings(tmp_path), encoder=WideEncoder())
+        load_service(out, settings=settings(tmp_path), encoder=WideEncoder())
 
     (out / "labels.parquet").write_bytes(b"garbage")
     with pytest.raises(BundleError, match=r"labels\.parquet does not match its checksum"):
-        Bundle.load(out, settings=settings(tmp_path), encoder=HashingEncoder())
+        load_service(out, settings=settings(tmp_path), encoder=HashingEncoder())
     with pytest.raises(BundleError, match=r"no manifest\.json"):
-        Bundle.load(tmp_path, settings=settings(tmp_path), encoder=HashingEncoder())
+        load_service(tmp_path, settings=settings(tmp_path), encoder=HashingEncoder())
 
 
 def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
@@ -175,10 +177,10 @@ def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
 
     monkeypatch.setattr(SkillLinker, "link", counting)
     cached = settings(tmp_path).model_copy(update={"use_cache": True})
-    build_bundle(inputs, tmp_path / "a", encoder=HashingEncoder(), settings=cached, extra_stages=[])
+    build_bundle(inputs, tmp_path / "a", encoder=HashingEncoder(), settings=cached)
     assert sum(linked) > 0
     linked.clear()
-    build_bundle(inputs, tmp_path / "b", encoder=HashingEncoder(), settings=cached, extra_stages=[])
+    build_bundle(inputs, tmp_path / "b", encoder=HashingEncoder(), settings=cached)
     assert linked == []  # every outcome and posting text came from the link cache
     assert list((tmp_path / "cache").glob("links-*.sqlite"))
     for table in ("posting_skills.parquet", "credential_skills.parquet"):
@@ -187,7 +189,7 @@ def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
         )
     # without the cache setting, everything is linked again
     build_bundle(
-        inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path), extra_stages=[]
+        inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path)
     )
     assert sum(linked) > 0
 

@@ -27,11 +27,10 @@ from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddl
 from skillmatch.api.prometheus import Metrics
 from skillmatch.api.routers import API_PREFIX, admin, cohorts, credentials, learners, ops, roles, skills
 from skillmatch.api.security import parse_key_hashes, parse_origins
-from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_bundle
-from skillmatch.bundle import Bundle
+from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_service
 from skillmatch.config import Settings, get_settings
 from skillmatch.encoding.threads import apply_thread_settings
-from skillmatch.matching.context import MatchContext
+from skillmatch.facade import Skillmatch
 
 log = logging.getLogger("skillmatch.api")
 
@@ -101,17 +100,15 @@ class SkillmatchAPI(FastAPI):
 
 def create_app(
     settings: Settings | None = None,
-    bundle: Bundle | None = None,
-    matcher: MatchContext | None = None,
+    service: Skillmatch | None = None,
     *,
-    loader: Loader = load_bundle,
+    loader: Loader = load_service,
 ) -> FastAPI:
     """Build the API app.
 
     Args:
         settings: the settings (default: from the environment).
-        bundle: a loaded bundle to serve from the start (default: load ``settings.bundle`` at start-up).
-        matcher: the matcher built over ``bundle`` (default: built here).
+        service: a loaded bundle to serve from the start (default: load ``settings.bundle`` at start-up).
         loader: how bundles are loaded at start-up and on reload (tests inject one).
 
     Raises:
@@ -121,8 +118,6 @@ def create_app(
     if "max_body_size" not in inspect.signature(FastAPI.__init__).parameters:
         # older FastAPI accepts the keyword but ignores it: refuse rather than serve without a body limit
         raise RuntimeError("skillmatch.api needs fastapi>=0.165 (request body size limits); upgrade fastapi")
-    if matcher is not None and bundle is None:
-        bundle = matcher.bundle
     app = SkillmatchAPI(
         title="skillmatch",
         version=__version__,
@@ -147,8 +142,8 @@ def create_app(
     app.state.bundles = holder = BundleHolder(settings, loader)
     holder.on_swap(metrics.bundle_swapped)
     holder.on_refuse(metrics.bundle_refused)
-    if bundle is not None:
-        holder.install(bundle, matcher)
+    if service is not None:
+        holder.install(service)
 
     for router in (
         skills.router,

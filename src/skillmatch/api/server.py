@@ -11,7 +11,8 @@ from pathlib import Path
 import uvicorn
 
 from skillmatch.api.logs import log_config
-from skillmatch.bundle import BuildProgress, BundleError
+from skillmatch.build import BuildProgress
+from skillmatch.bundle import BundleError
 from skillmatch.config import Settings, get_settings
 
 log = logging.getLogger("skillmatch.api")

@@ -11,55 +11,23 @@ reference under a lock; a bundle that fails to load or validate is refused and t
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from skillmatch.bundle import Bundle, BundleError, check_encoder
+from skillmatch.bundle import Bundle, BundleError, check_encoder, model_for, open_bundle, read_manifest
 from skillmatch.config import Settings
-from skillmatch.encoding.coalesce import CoalescingEncoder
-from skillmatch.encoding.encoder import Encoder, ModelLoadError, ProgressFn, SentenceTransformerEncoder
-from skillmatch.encoding.threads import encoder_threads
+from skillmatch.encoding.base import Encoder, unwrap
+from skillmatch.encoding.factory import serving_encoder
+from skillmatch.facade import Skillmatch
 from skillmatch.matching.catalogue import CredentialCatalogue
 from skillmatch.matching.context import MatchContext
 
 log = logging.getLogger("skillmatch.api")
-
-
-class LockedEncoder:
-    """An encoder whose ``encode`` runs one call at a time, unless the encoder says it is thread-safe.
-
-    Hugging Face tokenizers and the SQLite embedding cache are not safe under concurrent use from several
-    threads; the API serves requests from a thread pool, so a served encoder that does not coalesce
-    (``api_coalesce_texts`` = 0; the default coalesces, see :mod:`skillmatch.encoding.coalesce`) is wrapped in this. An
-    encoder whose ``thread_safe`` is true (the ONNX Runtime backend without the on-disk cache) runs calls side by
-    side: 8 threads in-process gave 98-101 instead of 61-70 recommendations/s (docs/performance.md).
-    """
-
-    def __init__(self, inner: Encoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self._lock = threading.Lock()
-
-    @property
-    def fingerprint(self) -> str:
-        """The wrapped encoder's fingerprint."""
-        return self.inner.fingerprint
-
-    def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
-        """Encode, under the lock unless the encoder is thread-safe (see :meth:`skillmatch.encoding.encoder.Encoder.encode`)."""
-        if getattr(self.inner, "thread_safe", False):
-            return self.inner.encode(texts, progress=progress)
-        with self._lock:
-            return self.inner.encode(texts, progress=progress)
 
 
 class ReloadRefused(RuntimeError):
@@ -74,11 +42,20 @@ class NotReady(RuntimeError):
 class Served:
     """One loaded bundle with the objects built from it; never changed once built."""
 
-    bundle: Bundle
-    matcher: MatchContext
+    service: Skillmatch
     catalogue: CredentialCatalogue
     generation: int
     loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def bundle(self) -> Bundle:
+        """The served bundle."""
+        return self.service.bundle
+
+    @property
+    def matcher(self) -> MatchContext:
+        """The bundle's matching context."""
+        return self.service.context
 
     def summary(self) -> dict[str, Any]:
         """What ``/ready`` and the reload endpoint report about this bundle."""
@@ -90,105 +67,69 @@ class Served:
             "created": manifest.get("created"),
             "taxonomy": manifest.get("taxonomy", {}),
             "model": {k: v for k, v in manifest.get("model", {}).items() if k in {"id", "dim"}},
-            "encoder": encoder_info(self.bundle.encoder),
+            "encoder": encoder_info(self.service.model_encoder),
             "counts": {k: int(v) for k, v in manifest.get("counts", {}).items()},
             "skillmatch": manifest.get("versions", {}).get("skillmatch"),
         }
 
 
 def encoder_info(encoder: Encoder) -> dict[str, str]:
-    """The backend and fingerprint of the encoder that encodes request texts (wrappers unwrapped)."""
-    while hasattr(encoder, "inner"):
-        encoder = encoder.inner
+    """The backend and fingerprint of the encoder that encodes request texts."""
+    backend = unwrap(encoder)
     return {
-        "backend": str(getattr(encoder, "backend", encoder.__class__.__name__)),
-        "fingerprint": str(getattr(encoder, "fingerprint", "")),
+        "backend": str(getattr(backend, "backend", type(backend).__name__)),
+        "fingerprint": encoder.fingerprint,
     }
 
 
-def validate(bundle: Bundle) -> tuple[MatchContext, CredentialCatalogue]:
-    """Build the matcher and catalogue of a loaded bundle and check it can serve; ValueError says why not."""
+def validate(service: Skillmatch) -> CredentialCatalogue:
+    """Check a loaded bundle can serve and build its catalogue search; ValueError says why not."""
+    bundle = service.bundle
     if not len(bundle.taxonomy.concepts):
         raise ValueError(f"bundle {bundle.path} has no taxonomy concepts")
-    matcher = MatchContext(bundle)
     # related skills of every skill at once (one batched search; ~1.4 s for ESCO) rather than one search per
     # skill on its first use in a request
-    matcher.space.warm()
-    catalogue = CredentialCatalogue(matcher)
+    service.context.space.warm()
+    catalogue = CredentialCatalogue(service.context)
     # one end-to-end call through the encoder and the label index: fails loudly on a broken index
-    bundle.linker.link([str(bundle.taxonomy.concepts["label"].iloc[0])], top_k=1)
-    return matcher, catalogue
+    service.linker.link([str(bundle.taxonomy.concepts["label"].iloc[0])], top_k=1)
+    return catalogue
 
 
-def serving_encoder(settings: Settings, model: str) -> SentenceTransformerEncoder:
-    """The encoder the API encodes request texts with: ``model`` with the backend of ``api_encoder_backend``
-    ("same": ``encoder_backend``), the API's cache setting and serving thread count.
+def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder:
+    """The model encoder to serve ``path`` with: ``current`` when it made that bundle's vectors, else a fresh one
+    (:func:`~skillmatch.encoding.factory.serving_encoder`).
 
-    When the default block-wise int8 backend cannot be loaded (e.g. a model the export does not handle) the
-    encoder of ``encoder_backend`` is used instead, with a warning; a backend set explicitly fails loudly.
+    Raises:
+        BundleError: the manifest cannot be read.
     """
-    backend = settings.api_encoder_backend
-    serving = settings.model_copy(
-        update={
-            "use_cache": settings.api_use_cache,
-            "encoder_threads": encoder_threads(settings, serving=True),
-            "encoder_backend": settings.encoder_backend if backend == "same" else backend,
-        }
-    )
-    try:
-        return SentenceTransformerEncoder.from_settings(serving, model)
-    except ModelLoadError as exc:
-        if "api_encoder_backend" in settings.model_fields_set or backend == "same":
-            raise
-        log.warning(
-            "serving encoder backend %s unavailable, using %s instead: %s",
-            backend,
-            settings.encoder_backend,
-            exc,
-        )
-        fallback = serving.model_copy(update={"encoder_backend": settings.encoder_backend})
-        return SentenceTransformerEncoder.from_settings(fallback, model)
-
-
-def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder | None:
-    """The encoder to load ``path`` with: ``current`` when it can query that bundle, else a fresh one
-    (:func:`serving_encoder`): coalescing (:class:`~skillmatch.encoding.coalesce.CoalescingEncoder`, one encoder thread)
-    unless ``api_coalesce_texts`` is 0, then locked (:class:`LockedEncoder`).
-
-    Returns None when the manifest cannot be read (``Bundle.load`` then reports the problem).
-    """
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-        model = manifest["model"]
-        model_id = str(model["id"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    manifest = read_manifest(path)
     if current is not None:
         try:
             check_encoder(manifest, current, path)
             return current
         except BundleError:
             pass
-    wanted = settings.model if "model" in settings.model_fields_set else model_id
-    encoder = serving_encoder(settings, wanted)
-    if settings.api_coalesce_texts > 0:
-        return CoalescingEncoder(encoder, max_texts=settings.api_coalesce_texts)
-    return LockedEncoder(encoder)
+    return serving_encoder(settings, model_for(manifest, settings))
 
 
-def load_bundle(path: Path, settings: Settings, current: Encoder | None = None) -> Bundle:
-    """Load a bundle for serving, reusing ``current`` (the served encoder) when the bundle was built with it.
+def load_service(path: Path, settings: Settings, current: Encoder | None = None) -> Skillmatch:
+    """Open a bundle for serving, reusing ``current`` (the served model encoder) when it made the bundle.
+
+    Request texts from several threads are coalesced into shared encoder runs (``api_coalesce_texts``; 0: a lock
+    unless the encoder is thread-safe).
 
     Raises:
         BundleError: the bundle cannot be loaded (the message says why).
     """
     path = Path(path)
     encoder = _encoder_for(path, settings, current)
-    return Bundle.load(path, settings=settings, encoder=encoder)
+    bundle = open_bundle(path, ef_search=settings.hnsw_ef_search)
+    return Skillmatch(bundle, encoder, settings=settings, coalesce_texts=settings.api_coalesce_texts)
 
 
-#: Loads a bundle: ``loader(path, settings, current_encoder)`` (tests inject their own).
-Loader = Callable[[Path, Settings, Encoder | None], Bundle]
+#: Loads a bundle for serving: ``loader(path, settings, current_model_encoder)`` (tests inject their own).
+Loader = Callable[[Path, Settings, Encoder | None], Skillmatch]
 #: Called with the new :class:`Served` after every swap (the metrics use it).
 SwapListener = Callable[[Served], None]
 #: Called with the reason when a bundle is refused.
@@ -213,7 +154,7 @@ def settle_heap() -> None:
 class BundleHolder:
     """Holds the current :class:`Served`; reloads build a new one and swap the reference atomically."""
 
-    def __init__(self, settings: Settings, loader: Loader = load_bundle) -> None:
+    def __init__(self, settings: Settings, loader: Loader = load_service) -> None:
         self.settings = settings
         self._loader = loader
         self._current: Served | None = None
@@ -250,21 +191,16 @@ class BundleHolder:
             raise NotReady("no bundle is loaded yet")
         return served
 
-    def install(self, bundle: Bundle, matcher: MatchContext | None = None) -> Served:
-        """Validate ``bundle`` (building its matcher unless given) and make it the served one.
+    def install(self, service: Skillmatch) -> Served:
+        """Validate a loaded bundle and make it the served one.
 
         Raises:
             ValueError: the bundle cannot serve.
         """
-        if matcher is None:
-            matcher, catalogue = validate(bundle)
-        else:
-            if matcher.bundle is not bundle:
-                raise ValueError("the matcher was built over another bundle")
-            catalogue = CredentialCatalogue(matcher)
+        catalogue = validate(service)
         with self._swap_lock:
             self._generation += 1
-            served = Served(bundle, matcher, catalogue, self._generation)
+            served = Served(service, catalogue, self._generation)
             self._current = served
         for listener in self._listeners:
             listener(served)
@@ -285,8 +221,10 @@ class BundleHolder:
             previous = self._current
             start = time.perf_counter()
             try:
-                bundle = self._loader(target, self.settings, previous.bundle.encoder if previous else None)
-                served = self.install(bundle)
+                service = self._loader(
+                    target, self.settings, previous.service.model_encoder if previous else None
+                )
+                served = self.install(service)
             except Exception as exc:  # any failure to load or validate refuses the bundle
                 message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
                 reason = str(message) or exc.__class__.__name__

@@ -19,15 +19,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skillmatch.bundle import Bundle, BundleError
+from skillmatch.bundle import BundleError
 from skillmatch.cli.finetune import app as finetune_app
 from skillmatch.config import Settings, get_settings
-from skillmatch.encoding.encoder import ModelLoadError
+from skillmatch.encoding.base import ModelLoadError
 from skillmatch.encoding.threads import apply_thread_settings
 from skillmatch.schema import InputError
 
 if TYPE_CHECKING:
-    from skillmatch.matching.context import MatchContext
+    from skillmatch.facade import Skillmatch
     from skillmatch.matching.gaps import Learner
 
 app = typer.Typer(
@@ -160,10 +160,12 @@ def build_progress() -> Iterator[object]:
         yield update
 
 
-def load_bundle(path: Path, settings: Settings) -> Bundle:
-    """Load a bundle for a command (errors become clear messages)."""
+def open_service(path: Path, settings: Settings | None = None) -> Skillmatch:
+    """Open a bundle with its encoder for a command (errors become clear messages)."""
+    from skillmatch.facade import load
+
     with friendly_errors():
-        return Bundle.load(path, settings=settings)
+        return load(path, settings=settings or get_settings())
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -258,12 +260,11 @@ def extract(
     ] = None,
 ) -> None:
     """Link texts to taxonomy skills; prints JSON Lines, one per input line, in order."""
-    settings = get_settings()
     texts = read_lines(file)
-    loaded = load_bundle(bundle, settings)
+    service = open_service(bundle)
     with text_progress(len(texts), "linking") as progress:
         results = link_in_chunks(
-            lambda chunk: loaded.linker.link(chunk, top_k=top_k, min_score=min_score),  # type: ignore[arg-type,return-value]
+            lambda chunk: service.extract(chunk, top_k=top_k, min_score=min_score).skills,  # type: ignore[arg-type,return-value]
             texts,
             progress,
         )
@@ -298,16 +299,6 @@ HeldOpt = Annotated[
 RoleOpt = Annotated[list[str], typer.Option("--role", "-r", help="Target role: id or name (repeatable).")]
 
 
-def load_context(bundle: Path) -> MatchContext:
-    """Load a bundle and build the matching engine over it."""
-    from skillmatch.matching.context import MatchContext
-
-    loaded = load_bundle(bundle, get_settings())
-    with friendly_errors():
-        return MatchContext(loaded)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def split_skills(text: str | None) -> list[str]:
     """Split a --skills value on commas, semicolons and newlines."""
     if not text:
@@ -315,9 +306,9 @@ def split_skills(text: str | None) -> list[str]:
     return [s.strip() for s in re.split(r"[,;\n]", text) if s.strip()]
 
 
-def make_learner(skills: str | None, cv: Path | None, held: list[str] | None) -> Learner:
+def learner_from_options(skills: str | None, cv: Path | None, held: list[str] | None) -> Learner:
     """A learner from CLI options."""
-    from skillmatch.matching.gaps import Learner
+    from skillmatch.matching.gaps import make_learner
 
     cv_text = None
     if cv is not None:
@@ -327,18 +318,18 @@ def make_learner(skills: str | None, cv: Path | None, held: list[str] | None) ->
             fail(f"{cv}: no such file")
         except UnicodeDecodeError as exc:
             fail(f"{cv}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
-    learner = Learner(skills=split_skills(skills), cv=cv_text, credentials_held=list(held or []))
+    learner = make_learner(split_skills(skills), cv_text, held or [])
     if not learner.skills and not learner.cv and not learner.credentials_held:
         fail("tell us what the learner has: --skills, --cv and/or --held", EXIT_USAGE)
     return learner
 
 
-def resolve_roles(matcher: MatchContext, roles: list[str]) -> list[str]:
+def resolve_roles(service: Skillmatch, roles: list[str]) -> list[str]:
     """Role ids from ids or names (clear error for unknown ones)."""
     from skillmatch.matching.roles import UnknownRoleError
 
     try:
-        return [matcher.roles.resolve(r) for r in roles]
+        return service.resolve_roles(roles)
     except UnknownRoleError as exc:
         fail(str(exc))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -368,15 +359,11 @@ def roles(
 ) -> None:
     """Find roles (taxonomy occupations and posting-derived roles); JSON Lines, one per query, in order."""
     queries = [query] if query is not None else read_lines(file)
-    matcher = load_context(bundle)
-    results = matcher.roles.search(queries, top_k=top_k)
+    found = open_service(bundle).roles(queries, top_k=top_k)
     emit_jsonl(
         [
-            {
-                "query": q,
-                "roles": [asdict(h) for h in hits],
-            }
-            for q, hits in zip(queries, results, strict=True)
+            {"query": q, "roles": [asdict(h) for h in hits]}
+            for q, hits in zip(found.queries, found.hits, strict=True)
         ]
     )
 
@@ -391,34 +378,32 @@ def gaps(
     output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
 ) -> None:
     """Compare a learner with one or more roles: covered, partly covered and missing skills."""
-    from skillmatch.matching.gaps import analyse_gap, resolve_learner
-
-    learner = make_learner(skills, cv, held)
-    matcher = load_context(bundle)
-    role_ids = resolve_roles(matcher, role)
+    learner = learner_from_options(skills, cv, held)
+    service = open_service(bundle)
+    role_ids = resolve_roles(service, role)
     with friendly_errors():
-        report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids).to_dict()
+        report = service.gaps(role_ids, learner)
     if output is TableOrJson.json:
-        print_json(report)
+        print_json(report.to_dict())
         return
     out = Console()
     out.print(
-        f"[bold]{escape(', '.join(str(r['label']) for r in report['roles']))}[/]: coverage "
-        f"{report['coverage']:.0%} ({counts_in_words(report['counts'])})"
+        f"[bold]{escape(', '.join(str(r['label']) for r in report.roles))}[/]: coverage "
+        f"{report.coverage:.0%} ({counts_in_words(report.counts)})"
     )
     table = Table("status", "skill", "weight", "coverage", "gap", "matched by")
-    for item in report["skills"]:
+    for item in report.items:
         table.add_row(
-            item["status"],
-            item["label"],
-            f"{item['weight']:.2f}",
-            f"{item['coverage']:.2f}",
-            f"{item['gap_weight']:.2f}",
-            item["matched_by"] or "",
+            item.status,
+            item.label,
+            f"{item.weight:.2f}",
+            f"{item.coverage:.2f}",
+            f"{item.gap_weight:.2f}",
+            item.matched_by or "",
         )
     out.print(table)
-    if report["learner"]["unmatched"]:
-        out.print(f"[yellow]not linked to any skill:[/] {', '.join(report['learner']['unmatched'])}")
+    if report.learner.unmatched:
+        out.print(f"[yellow]not linked to any skill:[/] {escape(', '.join(report.learner.unmatched))}")
 
 
 @app.command()
@@ -441,10 +426,10 @@ def recommend(
     output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
 ) -> None:
     """Recommend a pathway of credentials that closes the learner's gap within their limits."""
+    from skillmatch.matching.gaps import UnknownCredentialError
     from skillmatch.matching.recommend import Limits
-    from skillmatch.matching.recommend import recommend as run_recommend
 
-    learner = make_learner(skills, cv, held)
+    learner = learner_from_options(skills, cv, held)
     with friendly_errors(EXIT_USAGE):
         limits = Limits(
             max_hours=max_hours,
@@ -456,46 +441,42 @@ def recommend(
             languages=language or [],
             exclude_providers=exclude_provider or [],
         )
-    matcher = load_context(bundle)
-    role_ids = resolve_roles(matcher, role)
-    from skillmatch.matching.gaps import UnknownCredentialError
-
+    service = open_service(bundle)
+    role_ids = resolve_roles(service, role)
     try:
-        result = run_recommend(matcher, learner, role_ids, limits)
+        result = service.recommend(role_ids, learner, limits=limits)
     except (UnknownCredentialError, ValueError) as exc:
         fail(str(exc).strip("'\""))
     if output is TableOrJson.json:
-        print_json(result)
+        print_json(result.to_dict())
         return
     out = Console()
+    totals = result.totals
     out.print(
-        f"[bold]{', '.join(str(r['label']) for r in result['roles'])}[/]: coverage "
-        f"{result['coverage_before']:.0%} -> {result['coverage_after']:.0%} with "
-        f"{result['totals']['items']} credential(s), {result['totals']['hours']} h, "
-        f"{result['totals']['cost']} {result['totals']['currency']}"
+        f"[bold]{escape(', '.join(str(r['label']) for r in result.roles))}[/]: coverage "
+        f"{result.coverage_before:.0%} -> {result.coverage_after:.0%} with "
+        f"{totals.items} credential(s), {totals.hours} h, {totals.cost} {totals.currency}"
     )
     table = Table("#", "credential", "level", "hours", "cost", "gain", "covers")
-    for step in result["pathway"]:
-        c = step["credential"]
-        covers = "; ".join(f"{x['label']} ({x['degree']:.2f})" for x in step["covers"][:4])
-        if step["required_by"]:
-            covers = f"prerequisite of {step['required_by']}. " + covers
+    for step in result.pathway:
+        c = step.credential
+        covers = "; ".join(f"{x.label} ({x.degree:.2f})" for x in step.covers[:4])
+        if step.required_by:
+            covers = f"prerequisite of {step.required_by}. " + covers
         table.add_row(
-            str(step["step"]),
+            str(step.step),
             f"{c['title']} ({c['id']}, {c['provider']})",
             str(c["level"]),
             str(c["duration_hours"]),
             f"{c['cost']} {c['currency']}",
-            f"{step['gain']:.2f}",
+            f"{step.gain:.2f}",
             covers,
         )
     out.print(table)
-    if result["remaining_gap"]:
+    if result.remaining_gap:
         out.print(
             "[bold]remaining gap[/]: "
-            + "; ".join(
-                f"{r['label']} ({r['remaining']:.2f}, {r['reason']})" for r in result["remaining_gap"][:10]
-            )
+            + "; ".join(f"{r.label} ({r.remaining:.2f}, {r.reason})" for r in result.remaining_gap[:10])
         )
 
 
@@ -519,10 +500,10 @@ def cohort(
         err.print(f"[yellow]rejected:[/] {escape(str(reject))}", highlight=False)
     if strict and result.rejects:
         fail(f"{len(result.rejects)} learner row(s) rejected")
-    matcher = load_context(bundle)
-    role_ids = resolve_roles(matcher, role)
+    service = open_service(bundle)
+    role_ids = resolve_roles(service, role)
     with friendly_errors():
-        report = cohort_gaps(matcher, to_learners(result.table), role_ids)
+        report = cohort_gaps(service.context, to_learners(result.table), role_ids)
     report["rejected_rows"] = [str(r) for r in result.rejects]
     if output is JsonOrCsv.csv:
         gap_table(report).to_csv(sys.stdout, index=False)
@@ -624,7 +605,7 @@ def evaluate(
 
     if not data.is_dir():
         fail(f"{data}: no such folder (give --data PATH to the shared data with benchmarks/)")
-    loaded = load_bundle(bundle, get_settings())
+    loaded = open_service(bundle)
     with friendly_errors(), build_progress() as progress:
         results = run_all(
             loaded,

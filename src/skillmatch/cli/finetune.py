@@ -92,7 +92,7 @@ def evaluate(
 ) -> None:
     """Score models on held-out skill normalisation and on skill-extraction benchmarks."""
     from skillmatch.config import get_settings
-    from skillmatch.encoding.encoder import SentenceTransformerEncoder
+    from skillmatch.encoding.factory import load_encoder
 
     if threads:
         import torch
@@ -104,9 +104,7 @@ def evaluate(
     results: dict[str, dict[str, Any]] = {}
     for model in models:
         started = time.perf_counter()
-        encoder = SentenceTransformerEncoder(
-            model, cache_dir=settings.cache_dir if settings.use_cache else None
-        )
+        encoder = load_encoder(model, cache_dir=settings.cache_dir if settings.use_cache else None)
         scores: dict[str, Any] = {"fingerprint": encoder.fingerprint}
         scores["normalisation_holdout"] = normalisation_eval(encoder, concepts, held)
         for csv_path in benchmarks or []:

@@ -7,17 +7,16 @@ text is what the encoder's tokenizer normaliser makes of it (for all-MiniLM-L6-v
 stripped) with white space collapsed. Results are therefore identical with and without the fast path; only the
 encoding is skipped. Texts that are not labels go to the wrapped encoder as before.
 
-Every bundle's linker has it (:func:`skillmatch.bundle.bundle_linker`).
+It is the outermost layer of the query-time chain (:func:`skillmatch.encoding.factory.query_chain`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
-from skillmatch.encoding.encoder import Encoder, ProgressFn
+from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 from skillmatch.index import VectorIndex
 
 #: Turns a text into its lookup key.
@@ -28,24 +27,16 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def tokenizer_key(encoder: Any) -> KeyFn:
+def tokenizer_key(encoder: Encoder) -> KeyFn:
     """The key function of ``encoder``: its tokenizer's normaliser plus white-space collapsing.
 
-    Wrappers that keep the real encoder in ``.inner`` (the API's locked encoder, this module's wrapper) are
-    unwrapped. Encoders that expose no ``normalise_text`` get exact matching with white space collapsed, which
-    is safe for any WordPiece, BPE or SentencePiece tokenizer that splits on white space.
+    Exact matching with white space collapsed is safe for any WordPiece, BPE or SentencePiece tokenizer that
+    splits on white space; the normaliser (e.g. lower case, accents stripped) makes more texts match.
     """
-    seen = 0
-    while not hasattr(encoder, "normalise_text") and hasattr(encoder, "inner") and seen < 10:
-        encoder = encoder.inner
-        seen += 1
-    normalise = getattr(encoder, "normalise_text", None)
-    if normalise is None:
-        return _collapse
-    return lambda text: _collapse(normalise(text))
+    return lambda text: _collapse(encoder.normalise_text(text))
 
 
-class KnownVectorEncoder:
+class KnownVectorEncoder(EncoderWrapper):
     """An encoder that answers known texts from stored vectors and passes the rest to ``inner``.
 
     Args:
@@ -63,9 +54,7 @@ class KnownVectorEncoder:
         *,
         key: KeyFn | None = None,
     ) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
+        super().__init__(inner)
         self._key = key or tokenizer_key(inner)
         self._vectors_of = vectors_of
         self._rows: dict[str, int] = {}
@@ -81,11 +70,6 @@ class KnownVectorEncoder:
         if len(texts) != index.rows:
             raise ValueError(f"{len(texts)} texts but the index has {index.rows} rows")
         return cls(inner, texts, index.reconstruct, key=key)
-
-    @property
-    def fingerprint(self) -> str:
-        """The wrapped encoder's fingerprint (the vectors are its own)."""
-        return self.inner.fingerprint
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -367,3 +367,60 @@ class OnnxSentenceModel:
             rows = order[start:end]
             out[rows] = self.session.run(None, self._feeds([encodings[i] for i in rows]))[0]
         return out
+
+
+class OnnxBackend:
+    """The ONNX Runtime backend: an exported model (:class:`OnnxSentenceModel`) behind the encoder interface.
+
+    Thread-safe: an ONNX Runtime session and the ``tokenizers`` tokenizer can be shared by threads.
+
+    Args:
+        model: the loaded export.
+        model_id: the model's id.
+        fingerprint: the fingerprint at this precision.
+        precision: ``fp32``, ``int8-block`` or ``int8``.
+        batch_size: most texts per run (see :meth:`OnnxSentenceModel.encode`).
+    """
+
+    thread_safe = True
+
+    def __init__(
+        self,
+        model: OnnxSentenceModel,
+        model_id: str,
+        fingerprint: str,
+        precision: str,
+        *,
+        batch_size: int = 64,
+    ) -> None:
+        self.model = model
+        self.model_id = model_id
+        self.fingerprint = fingerprint
+        self.precision = precision
+        self.batch_size = batch_size
+        self.dim = int(model.info.dim)
+        normaliser = getattr(model.tokenizer, "normalizer", None)
+        self._normalise = normaliser.normalize_str if normaliser is not None else (lambda t: t)
+
+    @property
+    def backend(self) -> str:
+        """The backend's name: ``onnx``, ``onnx-int8-block`` or ``onnx-int8``."""
+        return "onnx" if self.precision == "fp32" else f"onnx-{self.precision}"
+
+    @property
+    def max_seq_length(self) -> int:
+        """The model's maximum input length in tokens."""
+        return int(self.model.info.max_seq_length)
+
+    def normalise_text(self, text: str) -> str:
+        """``text`` as the tokenizer's normaliser sees it."""
+        return str(self._normalise(text))
+
+    def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        """Unit vectors of ``texts`` (``progress`` is called once at the end)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(list(texts), self.batch_size)
+        if progress:
+            progress(len(texts), len(texts))
+        return vectors

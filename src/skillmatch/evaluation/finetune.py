@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from skillmatch.encoding.encoder import Encoder, resolve_model
+from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.models import resolve_model
 from skillmatch.evaluation.baselines import label_table
 from skillmatch.evaluation.metrics import mean_metrics
 from skillmatch.index import VectorIndex

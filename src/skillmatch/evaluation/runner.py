@@ -31,11 +31,10 @@ from skillmatch.evaluation.benchmarks import load_job_titles, load_skill_extract
 from skillmatch.evaluation.metrics import mean_metrics, r_precision_at_k, recall_at_k
 from skillmatch.index import VectorIndex
 from skillmatch.linking.linker import SkillLinker, link_options
-from skillmatch.matching.roles import RoleCatalog
 
 if TYPE_CHECKING:
-    from skillmatch.bundle import Bundle
-    from skillmatch.encoding.encoder import Encoder
+    from skillmatch.encoding.base import Encoder
+    from skillmatch.facade import Skillmatch
 
 #: Ranks concepts for texts: ``ranker(texts, depth)`` gives one id list per text, best first, at most ``depth``.
 Ranker = Callable[[Sequence[str], int], list[list[str]]]
@@ -113,19 +112,17 @@ def dense_ranker(encoder: Encoder, ids: Sequence[str], vectors: np.ndarray) -> R
     return rank
 
 
-def label_vectors(bundle: Bundle, rows: np.ndarray | None = None) -> np.ndarray:
+def label_vectors(sm: Skillmatch, rows: np.ndarray | None = None) -> np.ndarray:
     """The stored vectors of label-index rows (all rows when ``rows`` is None), without re-encoding."""
-    index = bundle.label_index
+    index = sm.bundle.label_index
     return index.reconstruct(rows)
 
 
-def dense_preferred_ranker(bundle: Bundle) -> Ranker:
+def dense_preferred_ranker(sm: Skillmatch) -> Ranker:
     """The dense preferred-labels-only baseline: one vector per concept (its preferred label)."""
-    labels = bundle.labels
+    labels = sm.bundle.labels
     rows = np.flatnonzero((labels["kind"] == "preferred").to_numpy())
-    return dense_ranker(
-        bundle.encoder, labels["concept_id"].to_numpy()[rows].tolist(), label_vectors(bundle, rows)
-    )
+    return dense_ranker(sm.encoder, labels["concept_id"].to_numpy()[rows].tolist(), label_vectors(sm, rows))
 
 
 def _lexical_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -183,14 +180,14 @@ def _check_ks(ks: Sequence[int]) -> list[int]:
 # --- skill extraction -------------------------------------------------------------------------------------
 
 
-def skill_extraction_methods(bundle: Bundle, *, linker: SkillLinker | None = None) -> dict[str, Ranker]:
+def skill_extraction_methods(sm: Skillmatch, *, linker: SkillLinker | None = None) -> dict[str, Ranker]:
     """The rankers compared on the skill-extraction sets: pipeline, TF-IDF, BM25, dense preferred-only."""
-    lexical = _lexical_labels(bundle.labels)
+    lexical = _lexical_labels(sm.bundle.labels)
     return {
-        "pipeline": linker_ranker(linker or bundle.linker),
+        "pipeline": linker_ranker(linker or sm.linker),
         "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical)),
         "bm25": lexical_ranker(BM25LabelRanker().fit(lexical)),
-        "dense_preferred": dense_preferred_ranker(bundle),
+        "dense_preferred": dense_preferred_ranker(sm),
     }
 
 
@@ -209,7 +206,7 @@ def _named_paths(paths: Mapping[str, str | Path] | Sequence[str | Path]) -> dict
 
 
 def evaluate_skill_extraction(
-    bundle: Bundle,
+    sm: Skillmatch,
     paths: Mapping[str, str | Path] | Sequence[str | Path],
     ks: Sequence[int] = (5, 10),
     *,
@@ -219,7 +216,7 @@ def evaluate_skill_extraction(
     """R-Precision@k and MRR of linking benchmark sentences to the bundle's concepts.
 
     Args:
-        bundle: A loaded bundle whose concepts are the taxonomy the benchmark was annotated with (ESCO).
+        sm: A loaded bundle whose concepts are the taxonomy the benchmark was annotated with (ESCO).
         paths: The benchmark CSV files (``sentence,span,sub_span,label``), as a list (named by file stem without
             ``_validation``) or a mapping name -> path.
         ks: R-Precision cut-offs.
@@ -236,8 +233,8 @@ def evaluate_skill_extraction(
     ks = _check_ks(ks)
     depth = depth or max(10, *ks)
     named = _named_paths(paths)
-    sets = {name: load_skill_extraction(path, bundle.taxonomy.concepts) for name, path in named.items()}
-    methods = dict(methods) if methods is not None else skill_extraction_methods(bundle)
+    sets = {name: load_skill_extraction(path, sm.bundle.taxonomy.concepts) for name, path in named.items()}
+    methods = dict(methods) if methods is not None else skill_extraction_methods(sm)
     result: dict[str, Any] = {"task": "skill_extraction", "ks": ks, "depth": depth, "sets": {}}
     for name, data in sets.items():
         result["sets"][name] = {
@@ -276,9 +273,9 @@ def rrf_ranker(rankers: Sequence[Ranker], *, k: int = 60, pool: int = 50) -> Ran
     return rank
 
 
-def description_rows(bundle: Bundle) -> tuple[pd.DataFrame, np.ndarray]:
+def description_rows(sm: Skillmatch) -> tuple[pd.DataFrame, np.ndarray]:
     """Label rows of kind "description" (one per concept with a description) and their vectors (encoded now)."""
-    concepts = bundle.taxonomy.concepts
+    concepts = sm.bundle.taxonomy.concepts
     keep = [isinstance(d, str) and bool(d.strip()) for d in concepts["description"]]
     rows = pd.DataFrame(
         {
@@ -287,11 +284,11 @@ def description_rows(bundle: Bundle) -> tuple[pd.DataFrame, np.ndarray]:
             "kind": "description",
         }
     )
-    vectors = bundle.encoder.encode(rows["text"].tolist()) if len(rows) else np.zeros((0, bundle.encoder.dim))
+    vectors = sm.encoder.encode(rows["text"].tolist()) if len(rows) else np.zeros((0, sm.encoder.dim))
     return rows, vectors
 
 
-def linker_variants(bundle: Bundle, *, descriptions: bool = False) -> dict[str, SkillLinker]:
+def linker_variants(sm: Skillmatch, *, descriptions: bool = False) -> dict[str, SkillLinker]:
     """The linker variants of the ablation in docs/evaluation.md, made from the bundle's label index.
 
     "plain" is the dense linker with no option on (alternative labels, phrase splitting, best hit per concept);
@@ -300,7 +297,7 @@ def linker_variants(bundle: Bundle, *, descriptions: bool = False) -> dict[str, 
     own. With ``descriptions`` variants with concept descriptions added to the index are made too (this encodes
     every description, which takes minutes for ESCO on a CPU the first time).
     """
-    tuned = link_options(bundle.settings)
+    tuned = link_options(sm.settings)
     plain = {
         **tuned,
         "lexical_weight": 0.0,
@@ -308,15 +305,15 @@ def linker_variants(bundle: Bundle, *, descriptions: bool = False) -> dict[str, 
         "ngram_max_words": 0,
         "multi_hit_bonus": 0.0,
     }
-    labels = bundle.labels.reset_index(drop=True)
-    names = bundle.linker.concept_labels
+    labels = sm.bundle.labels.reset_index(drop=True)
+    names = sm.linker.concept_labels
 
     def make(base: dict[str, Any], **changes: Any) -> SkillLinker:
-        return SkillLinker(bundle.encoder, labels, bundle.label_index, names, **{**base, **changes})
+        return SkillLinker(sm.encoder, labels, sm.bundle.label_index, names, **{**base, **changes})
 
     preferred = np.flatnonzero((labels["kind"] == "preferred").to_numpy())
     plain_linker = make(plain)
-    preferred_labels, preferred_vectors = labels.iloc[preferred], label_vectors(bundle, preferred)
+    preferred_labels, preferred_vectors = labels.iloc[preferred], label_vectors(sm, preferred)
     variants = {
         "plain": plain_linker,
         "plain, preferred labels only": plain_linker.with_labels(preferred_labels, preferred_vectors),
@@ -339,20 +336,20 @@ def linker_variants(bundle: Bundle, *, descriptions: bool = False) -> dict[str, 
         "tuned, n-grams of phrases <= 6 words": make(tuned, ngram_max_words=6),
     }
     if descriptions:
-        extra, extra_vectors = description_rows(bundle)
+        extra, extra_vectors = description_rows(sm)
         all_labels = pd.concat([labels, extra], ignore_index=True)
         with_descriptions = plain_linker.with_labels(
-            all_labels, np.concatenate([label_vectors(bundle), extra_vectors])
+            all_labels, np.concatenate([label_vectors(sm), extra_vectors])
         )
         variants["plain + descriptions"] = with_descriptions
         variants["tuned + descriptions"] = SkillLinker(
-            bundle.encoder, all_labels, with_descriptions.index, names, **tuned
+            sm.encoder, all_labels, with_descriptions.index, names, **tuned
         )
     return variants
 
 
 def evaluate_linker_ablation(
-    bundle: Bundle,
+    sm: Skillmatch,
     paths: Mapping[str, str | Path] | Sequence[str | Path],
     ks: Sequence[int] = (5, 10),
     *,
@@ -364,16 +361,16 @@ def evaluate_linker_ablation(
     fusion of TF-IDF with the plain linker and with the tuned linker without lexical fusion (a rank-level
     alternative to the linker's score blending).
     """
-    lexical = _lexical_labels(bundle.labels)
+    lexical = _lexical_labels(sm.bundle.labels)
     tfidf = lexical_ranker(TfidfLabelRanker().fit(lexical))
-    variants = linker_variants(bundle, descriptions=descriptions)
+    variants = linker_variants(sm, descriptions=descriptions)
     methods: dict[str, Ranker] = {name: linker_ranker(linker) for name, linker in variants.items()}
     methods["rrf(plain, tfidf)"] = rrf_ranker([methods["plain"], tfidf])
     methods["rrf(tuned - lexical, tfidf)"] = rrf_ranker([methods["tuned - lexical"], tfidf])
-    methods["dense_preferred"] = dense_preferred_ranker(bundle)
+    methods["dense_preferred"] = dense_preferred_ranker(sm)
     methods["tfidf"] = tfidf
     methods["bm25"] = lexical_ranker(BM25LabelRanker().fit(lexical))
-    return evaluate_skill_extraction(bundle, paths, ks, methods=methods)
+    return evaluate_skill_extraction(sm, paths, ks, methods=methods)
 
 
 def calibrate_threshold(
@@ -441,7 +438,7 @@ def calibrate_threshold(
 
 
 def calibrate_min_score(
-    bundle: Bundle,
+    sm: Skillmatch,
     paths: Mapping[str, str | Path] | Sequence[str | Path],
     *,
     depth: int = 10,
@@ -457,18 +454,18 @@ def calibrate_min_score(
     """
     sets = {}
     for name, path in _named_paths(paths).items():
-        data = load_skill_extraction(path, bundle.taxonomy.concepts)
+        data = load_skill_extraction(path, sm.bundle.taxonomy.concepts)
         sets[name] = ([*data.queries, *data.no_gold], [*data.relevant, *(set() for _ in data.no_gold)])
-    return calibrate_threshold(linker or bundle.linker, sets, depth=depth, thresholds=thresholds)
+    return calibrate_threshold(linker or sm.linker, sets, depth=depth, thresholds=thresholds)
 
 
 # --- job titles -------------------------------------------------------------------------------------------
 
 
-def role_ranker(bundle: Bundle) -> Ranker:
+def role_ranker(sm: Skillmatch) -> Ranker:
     """The bundle's role search (:class:`~skillmatch.matching.roles.RoleCatalog`) restricted to taxonomy occupations."""
-    catalog = RoleCatalog(bundle)
-    occupations = set(bundle.taxonomy.occupations["id"])
+    catalog = sm.context.roles
+    occupations = set(sm.bundle.taxonomy.occupations["id"])
 
     def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
         hits = catalog.search(list(texts), top_k=depth * 3)
@@ -477,11 +474,11 @@ def role_ranker(bundle: Bundle) -> Ranker:
     return rank
 
 
-def evaluate_job_titles(bundle: Bundle, folder: str | Path, *, depth: int = 10) -> dict[str, Any]:
+def evaluate_job_titles(sm: Skillmatch, folder: str | Path, *, depth: int = 10) -> dict[str, Any]:
     """MRR, acc@1 and acc@5 of linking MELO job titles to the bundle's taxonomy occupations.
 
     Args:
-        bundle: A loaded bundle with role tables and ESCO occupations.
+        sm: A loaded bundle with role tables and ESCO occupations.
         folder: The MELO folder (``usa_q_en_c_en_*.tsv``).
         depth: Ranking depth; MRR is computed on rankings of this depth.
 
@@ -489,12 +486,12 @@ def evaluate_job_titles(bundle: Bundle, folder: str | Path, *, depth: int = 10) 
         ``{"task", "source", "queries", "queries_total", "unmapped_queries", "concept_mapping_rate",
         "methods": {"roles": {...}, "tfidf": {...}}}`` with ``mrr``, ``acc@1``, ``acc@5``, ``n`` per method.
     """
-    occupations = bundle.taxonomy.occupations
+    occupations = sm.bundle.taxonomy.occupations
     if occupations.empty:
-        return {"task": "job_titles", "skipped": f"bundle {bundle.path} has no occupations"}
+        return {"task": "job_titles", "skipped": f"bundle {sm.path} has no occupations"}
     data = load_job_titles(folder, occupations)
-    lexical = _lexical_labels(bundle.occupation_labels)
-    methods = {"roles": role_ranker(bundle), "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical))}
+    lexical = _lexical_labels(sm.bundle.occupation_labels)
+    methods = {"roles": role_ranker(sm), "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical))}
     scores = _run_methods(methods, data.queries, data.relevant, ks=(), depth=depth, extra=("acc@1", "acc@5"))
     return {
         "task": "job_titles",
@@ -535,7 +532,7 @@ def held_out_labels(labels: pd.DataFrame, sample: int, seed: int) -> pd.Series:
 
 
 def evaluate_skill_normalisation(
-    bundle: Bundle, sample: int = 2000, seed: int = 0, *, depth: int = 10
+    sm: Skillmatch, sample: int = 2000, seed: int = 0, *, depth: int = 10
 ) -> dict[str, Any]:
     """Hold alternative labels out of the label index and link them back with ``normalise``.
 
@@ -547,13 +544,13 @@ def evaluate_skill_normalisation(
     Returns:
         ``{"task", "sample", "seed", "queries", "methods": {name: {"acc@1", "acc@5", "mrr", "n", "seconds"}}}``.
     """
-    labels = bundle.labels.reset_index(drop=True)
+    labels = sm.bundle.labels.reset_index(drop=True)
     held = held_out_labels(labels, sample, seed)
     if held.empty:
         return {"task": "skill_normalisation", "skipped": "no concept has an unambiguous alternative label"}
     keep = np.setdiff1d(np.arange(len(labels)), held.index.to_numpy())
     kept = labels.iloc[keep].reset_index(drop=True)
-    linker = bundle.linker.with_labels(kept, label_vectors(bundle, keep))
+    linker = sm.linker.with_labels(kept, label_vectors(sm, keep))
     relevant = [{cid} for cid in labels.loc[held.index, "concept_id"]]
     lexical = _lexical_labels(kept)
     methods = {
@@ -575,7 +572,7 @@ def evaluate_skill_normalisation(
 # --- role profiles ----------------------------------------------------------------------------------------
 
 
-def evaluate_role_profiles(bundle: Bundle, k: Sequence[int] = (10, 20)) -> dict[str, Any]:
+def evaluate_role_profiles(sm: Skillmatch, k: Sequence[int] = (10, 20)) -> dict[str, Any]:
     """Recall@k (and R-Precision@k) of each occupation's essential skills among its profile's heaviest skills.
 
     Only taxonomy occupations with at least one posting assigned (and at least one essential skill) count.
@@ -590,28 +587,28 @@ def evaluate_role_profiles(bundle: Bundle, k: Sequence[int] = (10, 20)) -> dict[
     """
     ks = _check_ks(k)
     task = "role_profiles"
-    if bundle.postings.empty:
-        return {"task": task, "skipped": f"bundle {bundle.path} has no postings; build it with --postings"}
-    if "role_profiles" not in bundle.extra or "posting_roles" not in bundle.extra:
-        return {"task": task, "skipped": f"bundle {bundle.path} has no role tables; rebuild it"}
-    relations = bundle.taxonomy.relations
+    if sm.bundle.postings.empty:
+        return {"task": task, "skipped": f"bundle {sm.path} has no postings; build it with --postings"}
+    if sm.bundle.role_profiles.empty or sm.bundle.posting_roles.empty:
+        return {"task": task, "skipped": f"bundle {sm.path} has no role tables; rebuild it"}
+    relations = sm.bundle.taxonomy.relations
     essential = (
         relations[relations["relation"] == "essential"]
         .groupby("occupation_id")["skill_id"]
         .agg(set)
         .to_dict()
     )
-    assignments = bundle.extra["posting_roles"]
-    occupations = set(bundle.taxonomy.occupations["id"])
+    assignments = sm.bundle.posting_roles
+    occupations = set(sm.bundle.taxonomy.occupations["id"])
     with_postings = assignments[assignments["role_id"].isin(occupations)]
     roles = sorted(r for r in with_postings["role_id"].unique() if essential.get(r))
     if not roles:
         return {"task": task, "skipped": "no taxonomy occupation with essential skills has postings assigned"}
-    profiles = bundle.extra["role_profiles"].sort_values(
+    profiles = sm.bundle.role_profiles.sort_values(
         ["role_id", "weight", "skill_id"], ascending=[True, False, True]
     )
     profile_rank = profiles.groupby("role_id")["skill_id"].agg(list).to_dict()
-    linked = with_postings.merge(bundle.posting_skills[["posting_id", "skill_id"]], on="posting_id")
+    linked = with_postings.merge(sm.bundle.posting_skills[["posting_id", "skill_id"]], on="posting_id")
     counts = linked.groupby(["role_id", "skill_id"])["posting_id"].nunique().reset_index(name="count")
     counts = counts.sort_values(["role_id", "count", "skill_id"], ascending=[True, False, True])
     posting_rank = counts.groupby("role_id")["skill_id"].agg(list).to_dict()
@@ -636,7 +633,7 @@ def evaluate_role_profiles(bundle: Bundle, k: Sequence[int] = (10, 20)) -> dict[
 
 
 def run_all(
-    bundle: Bundle,
+    sm: Skillmatch,
     data_dir: str | Path,
     *,
     normalisation_sample: int = 2000,
@@ -645,7 +642,7 @@ def run_all(
     """Run every evaluation the data allows; a part whose data is missing is skipped with a note.
 
     Args:
-        bundle: A loaded (ESCO) bundle.
+        sm: A loaded (ESCO) bundle.
         data_dir: The shared data folder (holding ``benchmarks/``).
         normalisation_sample: Concepts sampled by :func:`evaluate_skill_normalisation`.
         progress: Called as ``progress("evaluation", parts_done, 4)`` after each of the four parts.
@@ -655,15 +652,15 @@ def run_all(
     """
     root = Path(data_dir)
     results: dict[str, Any] = {
-        "bundle": str(bundle.path),
-        "taxonomy": f"{bundle.taxonomy.name} {bundle.taxonomy.version}",
+        "bundle": str(sm.path),
+        "taxonomy": f"{sm.bundle.taxonomy.name} {sm.bundle.taxonomy.version}",
     }
     step = progress or (lambda _stage, _done, _total: None)
     step("evaluation", 0, 4)
     files = {name: root / rel for name, rel in SKILL_EXTRACTION_FILES.items()}
     present = {name: p for name, p in files.items() if p.is_file()}
     if present:
-        results["skill_extraction"] = evaluate_skill_extraction(bundle, present)
+        results["skill_extraction"] = evaluate_skill_extraction(sm, present)
         missing = sorted(set(files) - set(present))
         if missing:
             results["skill_extraction"]["missing"] = [str(files[m]) for m in missing]
@@ -675,14 +672,14 @@ def run_all(
     step("evaluation", 1, 4)
     melo = root / JOB_TITLES_DIR
     results["job_titles"] = (
-        evaluate_job_titles(bundle, melo)
+        evaluate_job_titles(sm, melo)
         if melo.is_dir()
         else {"task": "job_titles", "skipped": f"MELO folder {melo} not found"}
     )
     step("evaluation", 2, 4)
-    results["skill_normalisation"] = evaluate_skill_normalisation(bundle, sample=normalisation_sample)
+    results["skill_normalisation"] = evaluate_skill_normalisation(sm, sample=normalisation_sample)
     step("evaluation", 3, 4)
-    results["role_profiles"] = evaluate_role_profiles(bundle)
+    results["role_profiles"] = evaluate_role_profiles(sm)
     step("evaluation", 4, 4)
     return results
 

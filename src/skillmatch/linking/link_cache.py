@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from skillmatch import index as index_module
+from skillmatch.encoding.base import ProgressFn
 from skillmatch.encoding.disk_cache import text_key
-from skillmatch.encoding.encoder import ProgressFn
 from skillmatch.linking import linker as linking_module
 from skillmatch.linking import phrases as phrases_module
 from skillmatch.linking.linker import LinkedSkill, SkillLinker

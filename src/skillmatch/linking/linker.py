@@ -17,7 +17,7 @@ above the threshold are returned, best first.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from skillmatch.config import Settings
-from skillmatch.encoding.encoder import Encoder, ProgressFn
+from skillmatch.encoding.base import Encoder, ProgressFn
 from skillmatch.encoding.lru import LRU
 from skillmatch.index import VectorIndex
 from skillmatch.linking.phrases import sentence_segments, word_ngrams
@@ -91,6 +91,36 @@ def link_options(settings: Settings) -> dict[str, Any]:
         "ngram_max_words": settings.link_ngram_max_words,
         "multi_hit_bonus": settings.link_multi_hit_bonus,
     }
+
+
+def options_for(manifest: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The linker options of a bundle: those recorded in its manifest at build time, unless set explicitly in
+    ``settings`` (e.g. ``SKILLMATCH_LINK_MIN_SCORE``), so a served bundle links like it was built."""
+    options = link_options(settings)
+    explicit = settings.model_fields_set
+    for key, value in manifest.get("linking", {}).items():
+        if key in options and f"link_{key}" not in explicit:
+            options[key] = value
+    return options
+
+
+def linker_for(
+    encoder: Encoder,
+    labels: pd.DataFrame,
+    label_index: VectorIndex,
+    concepts: pd.DataFrame,
+    options: Mapping[str, Any],
+    *,
+    memory_cache: int = 0,
+) -> SkillLinker:
+    """The linker over a label table and its index, with ``options`` (:func:`link_options`, :func:`options_for`).
+
+    ``encoder`` should be the query-time chain (:func:`skillmatch.encoding.factory.query_chain`), so a segment that
+    is a label takes its vector from the index; normalised phrases are kept in an LRU of ``memory_cache`` entries.
+    Neither changes results.
+    """
+    names = dict(zip(concepts["id"], concepts["label"], strict=True))
+    return SkillLinker(encoder, labels, label_index, names, memory_cache=memory_cache, **dict(options))
 
 
 class LabelLexicon:

@@ -136,7 +136,7 @@ class CredentialCatalogue:
         index = self.matcher.bundle.outcome_index
         if not index.rows:
             return {}
-        vector = self.matcher.bundle.encoder.encode([query])
+        vector = self.matcher.encoder.encode([query])
         scores, rows = index.search(vector, min(index.rows, MAX_OUTCOME_HITS))
         best: dict[str, tuple[float, str]] = {}
         for score, row in zip(scores[0], rows[0], strict=True):

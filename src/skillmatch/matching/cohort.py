@@ -15,7 +15,7 @@ import pandas as pd
 
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
-from skillmatch.matching.recommend import Limits, _coverage, _exclusion
+from skillmatch.matching.recommend import Limits, credential_coverage, exclusion_reason
 
 GAP_TABLE_COLUMNS = [
     "skill_id",
@@ -67,10 +67,10 @@ def cohort_gaps(
             stats["gap"] += item.gap_weight
         gap = report.gap()
         held = set(learner.credentials_held)
-        coverage, relevance = _coverage(matcher, gap, [i.skill_id for i in report.items])
+        coverage, relevance = credential_coverage(matcher, gap, [i.skill_id for i in report.items])
         for cid, cov in coverage.items():
             off_target = relevance[cid] < matcher.params.min_relevance
-            if cid in held or off_target or _exclusion(matcher, cid, limits):
+            if cid in held or off_target or exclusion_reason(matcher, cid, limits):
                 continue
             value = sum(gap[s] * v[0] for s, v in cov.items())
             if value > 0:

@@ -1,4 +1,4 @@
-"""The matching engine's state, built once per loaded bundle: roles, skill relations, credential lookups.
+"""The matching context, built once per loaded bundle: roles, skill relations, credential lookups.
 
 The CLI builds one :class:`MatchContext` per command; the API builds one at start-up (and on reload) and shares it
 between requests. Nothing here is rebuilt per request.
@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from skillmatch.bundle import Bundle
+from skillmatch.encoding.base import Encoder
+from skillmatch.linking.linker import SkillLinker
 from skillmatch.matching.roles import RoleCatalog
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
 
@@ -71,12 +73,23 @@ def _clean(value: Any) -> Any:
 
 
 class MatchContext:
-    """Everything gap analysis, recommendation and cohorts need from a bundle, indexed for fast lookups."""
+    """Everything gap analysis, recommendation and cohorts need from a bundle, indexed for fast lookups.
 
-    def __init__(self, bundle: Bundle, params: MatchParams | None = None) -> None:
+    Args:
+        bundle: the bundle.
+        encoder: the query-time encoder chain (:func:`skillmatch.encoding.factory.query_chain`).
+        linker: the bundle's linker (learners' skills and CVs are linked with it).
+        params: gap and recommendation parameters.
+    """
+
+    def __init__(
+        self, bundle: Bundle, encoder: Encoder, linker: SkillLinker, params: MatchParams | None = None
+    ) -> None:
         self.bundle = bundle
+        self.encoder = encoder
+        self.linker = linker
         self.params = params or MatchParams()
-        self.roles = RoleCatalog(bundle)
+        self.roles = RoleCatalog(bundle, encoder)
         concepts = bundle.taxonomy.concepts
         self.concept_labels: dict[str, str] = dict(zip(concepts["id"], concepts["label"], strict=True))
         self.space = SkillSpace(concepts, bundle.labels, bundle.label_index, self.params.space)

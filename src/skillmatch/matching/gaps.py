@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from skillmatch.schema import LEVEL_RANK, Level
 
@@ -70,6 +72,21 @@ class Learner:
     cv: str | None = None
     credentials_held: list[str] = field(default_factory=list)
     levels: dict[str, str] = field(default_factory=dict)
+
+
+def make_learner(
+    skills: Sequence[str] = (),
+    cv: str | None = None,
+    held: Sequence[str] = (),
+    learner_id: str = "learner",
+) -> Learner:
+    """A learner from what a user typed: blank skills are dropped and a blank CV counts as none."""
+    return Learner(
+        id=learner_id,
+        skills=[s.strip() for s in skills if s and s.strip()],
+        cv=cv if cv and cv.strip() else None,
+        credentials_held=[h.strip() for h in held if h and h.strip()],
+    )
 
 
 @dataclass
@@ -131,14 +148,22 @@ class GapReport:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (the shape the CLI prints and the API returns)."""
-        counts = {s: sum(1 for i in self.items if i.status == s) for s in ("covered", "partial", "missing")}
         return {
             "roles": self.roles,
             "coverage": self.coverage,
-            "counts": counts,
+            "counts": self.counts,
             "skills": [asdict(i) for i in self.items],
             "learner": self.learner.to_dict(),
         }
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Skills covered, partly covered and missing."""
+        return {s: sum(1 for i in self.items if i.status == s) for s in ("covered", "partial", "missing")}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per skill of the target profile (status, weight, coverage, gap, what matched it)."""
+        return pd.DataFrame([asdict(i) for i in self.items], columns=[f.name for f in fields(GapItem)])
 
     def gap(self) -> dict[str, float]:
         """Gap weight per skill (only skills with something missing)."""
@@ -147,7 +172,6 @@ class GapReport:
 
 def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
     """Link a learner's skills, CV and held credentials to taxonomy skills."""
-    bundle = matcher.bundle
     labels = matcher.concept_labels
     held: dict[str, HeldSkill] = {}
 
@@ -166,7 +190,7 @@ def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
         texts.append(text)
         levels.append(level or level_of.get(text.lower()))
     unmatched: list[str] = []
-    for text, level, found in zip(texts, levels, bundle.linker.normalise(texts), strict=True):
+    for text, level, found in zip(texts, levels, matcher.linker.normalise(texts), strict=True):
         if not text:
             continue
         if not found:
@@ -175,7 +199,7 @@ def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
         top = found[0]
         add(HeldSkill(top.id, top.label, level, top.score, "skills", text))
     if learner.cv and learner.cv.strip():
-        for s in bundle.linker.link([learner.cv], top_k=60)[0]:
+        for s in matcher.linker.link([learner.cv], top_k=60)[0]:
             add(HeldSkill(s.id, s.label, None, s.score, "cv", s.evidence))
     known = matcher.credentials_by_id
     for cid in learner.credentials_held:

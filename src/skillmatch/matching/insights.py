@@ -36,7 +36,7 @@ def catalogue_coverage(matcher: MatchContext, *, min_postings: int = 0) -> pd.Da
     Columns: role_id, label, postings, skills, weight, teachable_weight, teachable_share, untaught (labels of the
     heaviest skills no credential teaches, up to five).
     """
-    roles = matcher.bundle.extra["roles"]
+    roles = matcher.bundle.roles
     rows = []
     for rid, label, postings in zip(roles["id"], roles["label"], roles["postings"], strict=True):
         if postings < min_postings:

@@ -8,8 +8,10 @@ order the picks into a pathway and explain each pick and whatever gap remains.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import pandas as pd
 
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import GapReport, Learner, analyse_gap, parse_level, resolve_learner
@@ -47,7 +49,114 @@ class Limits:
         self.currency = self.currency.strip().upper()
 
 
-def _coverage(
+@dataclass(frozen=True)
+class CoveredSkill:
+    """A gap skill that a pathway step covers, how far, and the learning outcome that shows it."""
+
+    skill_id: str
+    label: str
+    gap_weight: float
+    degree: float
+    outcome: str
+    taught_skill: str
+    match_kind: str
+
+
+@dataclass(frozen=True)
+class PathwayStep:
+    """One credential of a pathway, in study order."""
+
+    step: int
+    credential: dict[str, Any]
+    cost_in_currency: float
+    gain: float
+    relevance: float
+    covers: list[CoveredSkill]
+    prerequisites: list[str]
+    required_by: str | None
+
+
+@dataclass(frozen=True)
+class RemainingSkill:
+    """A gap skill the pathway leaves (partly) open, and why."""
+
+    skill_id: str
+    label: str
+    gap_weight: float
+    remaining: float
+    reason: str
+    best_candidate: str | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a pathway costs: credentials, hours and cost in the learner's currency."""
+
+    items: int
+    hours: float
+    cost: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A pathway of credentials for a learner towards one or more roles (see docs/matching.md)."""
+
+    roles: list[dict[str, Any]]
+    coverage_before: float
+    coverage_after: float
+    gap_total: float
+    gap_closed: float
+    method: str
+    totals: Totals
+    pathway: list[PathwayStep]
+    remaining_gap: list[RemainingSkill]
+    excluded: dict[str, list[str]]
+    learner: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the shape the API returns and ``skillmatch recommend -f json`` prints)."""
+        return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pathway as a table: one row per step with the credential's main fields and what it covers."""
+        rows = [
+            {
+                "step": step.step,
+                **{
+                    k: step.credential.get(k)
+                    for k in ("id", "title", "provider", "level", "mode", "language")
+                },
+                "hours": step.credential.get("duration_hours"),
+                "cost": step.cost_in_currency,
+                "currency": self.totals.currency,
+                "gain": step.gain,
+                "covers": "; ".join(c.label for c in step.covers),
+                "required_by": step.required_by,
+            }
+            for step in self.pathway
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "step",
+                "id",
+                "title",
+                "provider",
+                "level",
+                "mode",
+                "language",
+                "hours",
+                "cost",
+                "currency",
+                "gain",
+                "covers",
+                "required_by",
+            ],
+        )
+
+
+def credential_coverage(
     matcher: MatchContext, gap: dict[str, float], profile_skills: Iterable[str]
 ) -> tuple[dict[str, dict[str, tuple[float, str, str, str]]], dict[str, float]]:
     """How much each credential covers each gap skill, and each credential's relevance to the profile.
@@ -75,7 +184,7 @@ def _coverage(
     return coverage, relevance
 
 
-def _exclusion(matcher: MatchContext, cid: str, limits: Limits) -> str | None:
+def exclusion_reason(matcher: MatchContext, cid: str, limits: Limits) -> str | None:
     """Why a credential is excluded by the learner's filters (None if it passes)."""
     c = matcher.credentials_by_id[cid]
     if limits.levels and c.get("level") not in limits.levels:
@@ -124,19 +233,19 @@ def recommend(
     *,
     role_weights: Sequence[float] | None = None,
     method: Literal["auto", "greedy", "exact"] = "auto",
-) -> dict[str, Any]:
-    """A pathway of credentials for a learner towards one or more roles (JSON-ready dict; see docs/matching.md)."""
+) -> Recommendation:
+    """A pathway of credentials for a learner towards one or more roles (see docs/matching.md)."""
     limits = limits or Limits()
     profile = resolve_learner(matcher, learner)
     report: GapReport = analyse_gap(matcher, profile, role_ids, role_weights)
     gap = report.gap()
     held = set(learner.credentials_held)
-    coverage, relevance = _coverage(matcher, gap, [i.skill_id for i in report.items])
+    coverage, relevance = credential_coverage(matcher, gap, [i.skill_id for i in report.items])
     excluded: dict[str, str] = {}
     for cid in _prerequisite_closure(matcher, set(coverage)):
         if cid in held:
             continue
-        reason = _exclusion(matcher, cid, limits)
+        reason = exclusion_reason(matcher, cid, limits)
         if reason:
             excluded[cid] = reason
     off_target = {
@@ -173,30 +282,30 @@ def recommend(
     for n, cid in enumerate(picks, start=1):
         c = matcher.credentials_by_id[cid]
         covers = [
-            {
-                "skill_id": sid,
-                "label": matcher.concept_labels.get(sid, sid),
-                "gap_weight": gap[sid],
-                "degree": deg,
-                "outcome": evidence,
-                "taught_skill": matcher.concept_labels.get(taught, taught),
-                "match_kind": kind,
-            }
+            CoveredSkill(
+                skill_id=sid,
+                label=matcher.concept_labels.get(sid, sid),
+                gap_weight=gap[sid],
+                degree=deg,
+                outcome=evidence,
+                taught_skill=matcher.concept_labels.get(taught, taught),
+                match_kind=kind,
+            )
             for sid, (deg, evidence, taught, kind) in sorted(
                 coverage.get(cid, {}).items(), key=lambda kv: (-kv[1][0] * gap[kv[0]], kv[0])
             )
         ]
         steps.append(
-            {
-                "step": n,
-                "credential": matcher.credential_summary(cid),
-                "cost_in_currency": round(by_id[cid].cost, 2),
-                "gain": round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
-                "relevance": relevance.get(cid, 0.0),
-                "covers": covers,
-                "prerequisites": list(c.get("prerequisites") or []),
-                "required_by": selection.brought_in_by.get(cid) if selection else None,
-            }
+            PathwayStep(
+                step=n,
+                credential=matcher.credential_summary(cid),
+                cost_in_currency=round(by_id[cid].cost, 2),
+                gain=round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
+                relevance=relevance.get(cid, 0.0),
+                covers=covers,
+                prerequisites=list(c.get("prerequisites") or []),
+                required_by=selection.brought_in_by.get(cid) if selection else None,
+            )
         )
     remaining = []
     if gap:
@@ -218,35 +327,35 @@ def recommend(
                     else:
                         reason = "excluded_by_filters"
             remaining.append(
-                {
-                    "skill_id": sid,
-                    "label": matcher.concept_labels.get(sid, sid),
-                    "gap_weight": round(r.weight, 4),
-                    "remaining": round(r.remaining, 4),
-                    "reason": reason,
-                    "best_candidate": r.best_candidate,
-                }
+                RemainingSkill(
+                    skill_id=sid,
+                    label=matcher.concept_labels.get(sid, sid),
+                    gap_weight=round(r.weight, 4),
+                    remaining=round(r.remaining, 4),
+                    reason=reason,
+                    best_candidate=r.best_candidate,
+                )
             )
     total = sum(i.weight for i in report.items)
     closed = (selection.objective - selection.baseline) if selection else 0.0
-    return {
-        "roles": report.roles,
-        "coverage_before": report.coverage,
-        "coverage_after": round(min(1.0, report.coverage + closed / total), 4) if total else 1.0,
-        "gap_total": round(sum(gap.values()), 4),
-        "gap_closed": round(closed, 4),
-        "method": selection.method if selection else "none",
-        "totals": {
-            "items": len(picks),
-            "hours": round(selection.hours, 2) if selection else 0.0,
-            "cost": round(selection.cost, 2) if selection else 0.0,
-            "currency": limits.currency,
-        },
-        "pathway": steps,
-        "remaining_gap": remaining,
-        "excluded": {
+    return Recommendation(
+        roles=report.roles,
+        coverage_before=report.coverage,
+        coverage_after=round(min(1.0, report.coverage + closed / total), 4) if total else 1.0,
+        gap_total=round(sum(gap.values()), 4),
+        gap_closed=round(closed, 4),
+        method=selection.method if selection else "none",
+        totals=Totals(
+            items=len(picks),
+            hours=round(selection.hours, 2) if selection else 0.0,
+            cost=round(selection.cost, 2) if selection else 0.0,
+            currency=limits.currency,
+        ),
+        pathway=steps,
+        remaining_gap=remaining,
+        excluded={
             reason: sorted(c for c, r in excluded.items() if r == reason)
             for reason in sorted(set(excluded.values()))
         },
-        "learner": profile.to_dict(),
-    }
+        learner=profile.to_dict(),
+    )

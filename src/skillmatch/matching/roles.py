@@ -23,11 +23,19 @@ from skillmatch.index import VectorIndex
 
 if TYPE_CHECKING:
     from skillmatch.bundle import Bundle
+    from skillmatch.encoding.base import Encoder
 
 ROLE_COLUMNS = ["id", "label", "source", "description", "isco_group", "postings"]
 ASSIGNMENT_COLUMNS = ["posting_id", "role_id", "confidence", "method"]
 PROFILE_COLUMNS = ["role_id", "skill_id", "weight", "postings", "postings_total", "share", "relation"]
 ROLE_LABEL_COLUMNS = ["role_id", "text", "kind", "vector"]
+#: The bundle's role tables and their columns.
+ROLE_TABLE_COLUMNS = {
+    "roles": ROLE_COLUMNS,
+    "posting_roles": ASSIGNMENT_COLUMNS,
+    "role_profiles": PROFILE_COLUMNS,
+    "role_labels": ROLE_LABEL_COLUMNS,
+}
 
 CLUSTER_PREFIX = "urn:skillmatch:role:"
 
@@ -65,7 +73,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "role"
 
 
-def assign_postings(bundle: Bundle, params: RoleParams) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def assign_postings(
+    bundle: Bundle, encoder: Encoder, params: RoleParams
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Assign each posting to a role: ``(assignments, cluster_roles, cluster_role_labels)``."""
     postings = bundle.postings
     occupations = set(bundle.taxonomy.occupations["id"])
@@ -81,7 +91,7 @@ def assign_postings(bundle: Bundle, params: RoleParams) -> tuple[pd.DataFrame, p
     untitled = [pid for pid, t in pending if not t]
     unmatched: list[tuple[str, str, np.ndarray]] = []
     if titled:
-        vectors = bundle.encoder.encode([t for _, t in titled])
+        vectors = encoder.encode([t for _, t in titled])
         if bundle.occupation_index.rows:
             scores, hits = bundle.occupation_index.search(vectors, 1)
         else:
@@ -196,10 +206,13 @@ def role_profiles(
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 
-def role_stage(bundle: Bundle, params: RoleParams | None = None) -> dict[str, pd.DataFrame]:
-    """Build-time stage: the role catalogue, posting assignments and role profiles as tables."""
+def role_tables(
+    bundle: Bundle, encoder: Encoder, params: RoleParams | None = None
+) -> dict[str, pd.DataFrame]:
+    """The role catalogue, posting assignments, role profiles and posting-derived role labels of a bundle
+    (:data:`ROLE_TABLE_COLUMNS`), from its taxonomy, postings and posting links; ``encoder`` encodes titles."""
     params = params or RoleParams()
-    assignments, cluster_roles, cluster_labels = assign_postings(bundle, params)
+    assignments, cluster_roles, cluster_labels = assign_postings(bundle, encoder, params)
     occ = bundle.taxonomy.occupations
     taxonomy_roles = pd.DataFrame(
         {
@@ -240,19 +253,21 @@ class UnknownRoleError(LookupError):
 
 
 class RoleCatalog:
-    """Search and look up roles of a loaded bundle (occupations plus posting-derived roles)."""
+    """Search and look up roles of a loaded bundle (occupations plus posting-derived roles).
 
-    def __init__(self, bundle: Bundle) -> None:
-        if "roles" not in bundle.extra:
-            raise ValueError(
-                f"bundle {bundle.path} has no role tables; rebuild it with this version of skillmatch"
-            )
+    Args:
+        bundle: the bundle.
+        encoder: encodes queries (the query-time chain, :func:`skillmatch.encoding.factory.query_chain`).
+    """
+
+    def __init__(self, bundle: Bundle, encoder: Encoder) -> None:
         self.bundle = bundle
-        self.roles = bundle.extra["roles"].set_index("id", drop=False)
-        self.profiles = bundle.extra["role_profiles"]
+        self.encoder = encoder
+        self.roles = bundle.roles.set_index("id", drop=False)
+        self.profiles = bundle.role_profiles
         self._profile_groups = dict(tuple(self.profiles.groupby("role_id", sort=False)))
         occ_labels = bundle.occupation_labels
-        role_labels = bundle.extra.get("role_labels", pd.DataFrame(columns=ROLE_LABEL_COLUMNS))
+        role_labels = bundle.role_labels
         vectors = [bundle.occupation_index.reconstruct()] if len(occ_labels) else []
         if len(role_labels):
             vectors.append(np.asarray(role_labels["vector"].tolist(), dtype=np.float32))
@@ -262,7 +277,7 @@ class RoleCatalog:
         self._label_texts = np.concatenate(
             [occ_labels["text"].to_numpy(dtype=object), role_labels["text"].to_numpy(dtype=object)]
         )
-        dim = bundle.encoder.dim
+        dim = encoder.dim
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
         self._index = VectorIndex(kind="flat").build(matrix)
         self._by_label = {}
@@ -276,7 +291,7 @@ class RoleCatalog:
         todo = [i for i, q in enumerate(non_empty) if q]
         if not todo or not self._index.rows:
             return out
-        vectors = self.bundle.encoder.encode([clean_title(non_empty[i]) for i in todo])
+        vectors = self.encoder.encode([clean_title(non_empty[i]) for i in todo])
         scores, rows = self._index.search(vectors, min(self._index.rows, top_k * 8))
         for i, score_row, hit_row in zip(todo, scores, rows, strict=True):
             seen: dict[str, RoleHit] = {}

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder, concept_row, make_concepts
 
-from skillmatch.api.state import LockedEncoder
-from skillmatch.bundle import bundle_linker
 from skillmatch.config import Settings
+from skillmatch.encoding.concurrency import LockedEncoder
+from skillmatch.encoding.factory import query_chain
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.encoding.lru import LRU, VectorLRU
 from skillmatch.index import VectorIndex
-from skillmatch.linking.linker import SkillLinker, label_table, link_options
+from skillmatch.linking.linker import SkillLinker, label_table, link_options, linker_for
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
 
 # --- a: VectorIndex.reconstruct -------------------------------------------------------------------------------
@@ -203,10 +203,8 @@ def test_locked_encoder_lets_thread_safe_encoders_run_side_by_side() -> None:
     assert sorted(inner.calls) == [1, 1]
 
 
-@pytest.mark.parametrize("thread_safe", [False, None])
-def test_locked_encoder_serialises_other_encoders(thread_safe: bool | None) -> None:
-    inner = ConcurrencyEncoder(thread_safe)
-    assert getattr(inner, "thread_safe", False) is False
+def test_locked_encoder_serialises_other_encoders() -> None:
+    inner = ConcurrencyEncoder(False)
     encoder = LockedEncoder(inner)  # type: ignore[arg-type]
     results, errors = call_together(4, lambda i: encoder.encode([f"text {i}", "python"]))
     assert errors == []
@@ -218,7 +216,7 @@ def test_locked_encoder_serialises_other_encoders(thread_safe: bool | None) -> N
 
 def test_concurrency_encoder_does_see_overlap() -> None:
     """The serialisation test can fail: without the lock the fake does record overlapping calls."""
-    inner = ConcurrencyEncoder(None)
+    inner = ConcurrencyEncoder(False)
     _, errors = call_together(4, lambda i: inner.encode([f"text {i}"]))
     assert errors == []
     assert inner.max_inside > 1
@@ -285,7 +283,7 @@ def test_warm_answers_without_searching_again(monkeypatch: pytest.MonkeyPatch) -
     assert searches == [len(space.ids)]
 
 
-# --- e: bundle_linker ---------------------------------------------------------------------------------------
+# --- e: the linker over the query chain ---------------------------------------------------------------------------------------
 
 BUNDLE_CONCEPTS = make_concepts(
     [
@@ -310,13 +308,9 @@ def make_bundle_linker(
     encoder = CountingEncoder(inner)
     labels = label_table(BUNDLE_CONCEPTS)
     index = VectorIndex(kind="flat").build(HashingEncoder().encode(labels["text"].tolist()))
-    linker = bundle_linker(
-        encoder,  # type: ignore[arg-type]
-        labels,
-        index,
-        BUNDLE_CONCEPTS,
-        link_options(settings),
-        settings,
+    chain = query_chain(encoder, labels["text"].tolist(), index.reconstruct)
+    linker = linker_for(
+        chain, labels, index, BUNDLE_CONCEPTS, link_options(settings), memory_cache=settings.linker_memory_cache
     )
     return linker, encoder, index
 

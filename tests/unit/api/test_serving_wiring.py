@@ -4,19 +4,21 @@ encoder when coalescing is off, and bundle objects kept out of the garbage colle
 from __future__ import annotations
 
 import gc
-import json
 import weakref
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fakes import HashingEncoder
 
 from skillmatch.api import state
-from skillmatch.api.state import LockedEncoder, settle_heap
+from skillmatch.api.state import settle_heap
 from skillmatch.config import Settings
-from skillmatch.encoding.coalesce import CoalescingEncoder
-from skillmatch.encoding.encoder import ModelLoadError, vector_family
+from skillmatch.encoding import factory
+from skillmatch.encoding.base import ModelLoadError
+from skillmatch.encoding.concurrency import CoalescingEncoder, LockedEncoder
+from skillmatch.encoding.factory import query_chain
+from skillmatch.encoding.models import vector_family
 from skillmatch.encoding.threads import encoder_threads
 
 
@@ -35,31 +37,33 @@ def test_encoder_threads(configured: int, coalesce: int, serving: bool, expected
     assert encoder_threads(settings, serving=serving) == expected
 
 
-def _manifest(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "manifest.json").write_text(json.dumps({"model": {"id": "fake-model", "dim": 8}}))
-    return folder
+@pytest.mark.parametrize(("coalesce", "kind"), [(64, CoalescingEncoder), (0, LockedEncoder)])
+def test_the_query_chain_coalesces_or_locks(coalesce: int, kind: type) -> None:
+    inner = HashingEncoder()
+    chain = query_chain(inner, ["python"], lambda rows: inner.encode(["python"] * len(rows)), coalesce_texts=coalesce)
+    assert isinstance(chain.inner, kind)
+    assert chain.unwrap() is inner
+    assert chain.thread_safe and chain.fingerprint == inner.fingerprint and chain.dim == inner.dim
+    if coalesce:
+        assert chain.inner.max_texts == coalesce  # type: ignore[attr-defined]
+    # same vectors through the chain, whether known (shortcut) or encoded
+    assert np.allclose(chain.encode(["Python", "SQL queries"]), inner.encode(["python", "SQL queries"]))
 
 
-@pytest.mark.parametrize(("coalesce", "kind", "threads"), [(64, CoalescingEncoder, 1), (0, LockedEncoder, 0)])
-def test_served_encoder(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, coalesce: int, kind: type, threads: int
+@pytest.mark.parametrize("threads", [(64, 1), (0, 0)])
+def test_the_serving_encoder_has_no_disk_cache_and_serving_threads(
+    monkeypatch: pytest.MonkeyPatch, threads: tuple[int, int]
 ) -> None:
+    coalesce, expected = threads
     seen: list[Settings] = []
 
-    def fake_from_settings(settings: Settings, model: str | None = None) -> HashingEncoder:
+    def fake_make_encoder(settings: Settings, model: str | None = None) -> HashingEncoder:
         seen.append(settings)
         return HashingEncoder()
 
-    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", fake_from_settings)
-    settings = Settings(api_coalesce_texts=coalesce, use_cache=True, api_use_cache=False)
-    encoder = state._encoder_for(_manifest(tmp_path / "bundle"), settings, None)
-    assert isinstance(encoder, kind)
-    assert isinstance(encoder.inner, HashingEncoder)  # type: ignore[union-attr]
-    if coalesce:
-        assert encoder.max_texts == coalesce  # type: ignore[union-attr]
-    # the served encoder's own settings: no on-disk cache (api_use_cache), the thread count for serving
-    assert seen[0].use_cache is False and seen[0].encoder_threads == threads
+    monkeypatch.setattr(factory, "make_encoder", fake_make_encoder)
+    factory.serving_encoder(Settings(api_coalesce_texts=coalesce, use_cache=True, api_use_cache=False), "m")
+    assert seen[0].use_cache is False and seen[0].encoder_threads == expected
 
 
 @pytest.mark.parametrize(
@@ -73,12 +77,12 @@ def test_served_encoder(
 def test_serving_backend(monkeypatch: pytest.MonkeyPatch, configured: dict[str, str], expected: str) -> None:
     seen: list[str] = []
 
-    def fake_from_settings(settings: Settings, model: str | None = None) -> HashingEncoder:
+    def fake_make_encoder(settings: Settings, model: str | None = None) -> HashingEncoder:
         seen.append(settings.encoder_backend)
         return HashingEncoder()
 
-    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", fake_from_settings)
-    state.serving_encoder(Settings(**configured), "fake-model")  # type: ignore[arg-type]
+    monkeypatch.setattr(factory, "make_encoder", fake_make_encoder)
+    factory.serving_encoder(Settings(**configured), "fake-model")  # type: ignore[arg-type]
     assert seen == [expected]
 
 
@@ -93,17 +97,17 @@ def _failing_int8_block(settings: Settings, model: str | None = None) -> Hashing
 def test_the_default_serving_backend_falls_back_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
-    encoder = state.serving_encoder(Settings(encoder_backend="torch"), "fake-model")
+    monkeypatch.setattr(factory, "make_encoder", _failing_int8_block)
+    encoder = factory.serving_encoder(Settings(encoder_backend="torch"), "fake-model")
     assert encoder.backend == "torch"  # type: ignore[attr-defined]
     assert "onnx-int8-block unavailable, using torch" in caplog.text
     assert "does not handle this model" in caplog.text
 
 
 def test_an_explicit_serving_backend_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(state.SentenceTransformerEncoder, "from_settings", _failing_int8_block)
+    monkeypatch.setattr(factory, "make_encoder", _failing_int8_block)
     with pytest.raises(ModelLoadError, match="does not handle"):
-        state.serving_encoder(Settings(api_encoder_backend="onnx-int8-block"), "fake-model")
+        factory.serving_encoder(Settings(api_encoder_backend="onnx-int8-block"), "fake-model")
 
 
 def test_encoder_info_names_the_encoder_behind_the_wrappers() -> None:

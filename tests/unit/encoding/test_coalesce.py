@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder
 
-from skillmatch.encoding.coalesce import CoalescingEncoder
+from skillmatch.encoding.concurrency import CoalescingEncoder
 
 WAIT = 5.0  # seconds any wait in these tests may take before it counts as a hang
 
@@ -21,10 +21,9 @@ class GatedEncoder(HashingEncoder):
     A run containing ``fail_on`` raises ``RuntimeError``.
     """
 
-    def __init__(self, thread_safe: bool | None = None, fail_on: str | None = None) -> None:
+    def __init__(self, thread_safe: bool = False, fail_on: str | None = None) -> None:
         super().__init__()
-        if thread_safe is not None:
-            self.thread_safe = thread_safe
+        self.thread_safe = thread_safe
         self.fail_on = fail_on
         self.batches: list[list[str]] = []
         self.threads: list[threading.Thread] = []
@@ -152,8 +151,8 @@ def test_runs_take_the_oldest_calls_up_to_max_texts_without_splitting_them() -> 
     assert all(len(b) <= 5 for b in inner.batches)
 
 
-@pytest.mark.parametrize("thread_safe", [True, None])
-def test_coalesced_runs_never_overlap(thread_safe: bool | None) -> None:
+@pytest.mark.parametrize("thread_safe", [True, False])
+def test_coalesced_runs_never_overlap(thread_safe: bool) -> None:
     inner = ConcurrencyEncoder(thread_safe, pause=0.005)
     encoder = CoalescingEncoder(inner, max_texts=8)  # type: ignore[arg-type]
     barrier = threading.Barrier(12, timeout=WAIT)
@@ -197,10 +196,8 @@ def test_long_call_runs_in_the_callers_thread_beside_a_blocked_run_when_thread_s
     np.testing.assert_array_equal(leader.outcome(), expected(["leader"]))
 
 
-@pytest.mark.parametrize("thread_safe", [False, None])
-def test_long_call_waits_for_the_encoding_thread_when_not_thread_safe(thread_safe: bool | None) -> None:
-    inner = GatedEncoder(thread_safe=thread_safe)
-    assert getattr(inner, "thread_safe", False) is False
+def test_long_call_waits_for_the_encoding_thread_when_not_thread_safe() -> None:
+    inner = GatedEncoder(thread_safe=False)
     encoder = CoalescingEncoder(inner, max_texts=2, long_call_texts=3)  # type: ignore[arg-type]
     leader = start_blocked_run(encoder, inner)
     long_texts = [f"posting sentence {i}" for i in range(4)]

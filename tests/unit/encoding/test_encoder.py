@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from skillmatch.config import DEFAULT_MODEL
-from skillmatch.encoding.encoder import ModelLoadError, SentenceTransformerEncoder, resolve_model
+from skillmatch.encoding.base import ModelLoadError
+from skillmatch.encoding.factory import load_encoder
+from skillmatch.encoding.models import resolve_model
 
 
 def test_default_model_resolves_to_the_packaged_copy() -> None:
@@ -24,10 +26,10 @@ def test_local_folder_resolves_to_its_absolute_path(tmp_path: Path) -> None:
 
 def test_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="not a sentence-transformers model folder"):
-        SentenceTransformerEncoder(str(tmp_path))
+        load_encoder(str(tmp_path))
 
 
 def test_unknown_hub_id_offline_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="SKILLMATCH_MODEL"):
-        SentenceTransformerEncoder("no-such-org/no-such-model-xyz")
+        load_encoder("no-such-org/no-such-model-xyz")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from fakes import HashingEncoder
 
+from skillmatch.encoding.concurrency import LockedEncoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder, tokenizer_key
 from skillmatch.index import VectorIndex
 
@@ -17,22 +18,6 @@ class CaseFoldingEncoder(HashingEncoder):
 
     def normalise_text(self, text: str) -> str:
         return text.lower()
-
-
-class Wrapper:
-    """Something like the API's locked encoder: keeps the real encoder in ``inner``."""
-
-    def __init__(self, inner: HashingEncoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    def encode(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
-        return self.inner.encode(texts, progress=progress)
 
 
 def known_encoder(inner: HashingEncoder) -> tuple[KnownVectorEncoder, np.ndarray]:
@@ -71,9 +56,9 @@ def test_without_a_normaliser_matching_is_exact_up_to_white_space() -> None:
 
 
 def test_the_key_function_is_found_through_wrappers() -> None:
-    key = tokenizer_key(Wrapper(CaseFoldingEncoder()))
+    key = tokenizer_key(LockedEncoder(CaseFoldingEncoder()))
     assert key("  Manage  A Team") == "manage a team"
-    assert tokenizer_key(Wrapper(HashingEncoder()))("  Manage  A Team") == "Manage A Team"
+    assert tokenizer_key(LockedEncoder(HashingEncoder()))("  Manage  A Team") == "Manage A Team"
 
 
 def test_identity_is_the_wrapped_encoders() -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from fakes import HashingEncoder
 
-from skillmatch.bundle import BuildInputs, Bundle, build_bundle
+from skillmatch.build import BuildInputs, build_bundle
 from skillmatch.config import Settings
 from skillmatch.evaluation.runner import (
     calibrate_min_score,
@@ -28,8 +28,9 @@ from skillmatch.evaluation.runner import (
     run_all,
     score_rankings,
 )
+from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 from skillmatch.linking.linker import link_options
-from skillmatch.matching.roles import role_stage
 from skillmatch.schema import (
     CONCEPT_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -92,7 +93,7 @@ def posting(pid: str, title: str, description: str, occupation: str | None) -> d
     return row
 
 
-def make_bundle(out: Path, postings: list[dict[str, object]]) -> Bundle:
+def make_bundle(out: Path, postings: list[dict[str, object]]) -> Skillmatch:
     relations = pd.DataFrame(
         [
             ("o:dev", "c:python", "essential"),
@@ -111,8 +112,8 @@ def make_bundle(out: Path, postings: list[dict[str, object]]) -> Bundle:
     inputs = BuildInputs(
         tax, pd.DataFrame(columns=CREDENTIAL_COLUMNS), pd.DataFrame(postings, columns=POSTING_COLUMNS)
     )
-    build_bundle(inputs, out, encoder=encoder, settings=settings, extra_stages=[role_stage])
-    return Bundle.load(out, settings=settings, encoder=encoder)
+    build_bundle(inputs, out, encoder=encoder, settings=settings)
+    return load_service(out, settings=settings, encoder=encoder)
 
 
 POSTINGS = [
@@ -123,12 +124,12 @@ POSTINGS = [
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Skillmatch:
     return make_bundle(tmp_path_factory.mktemp("b") / "bundle", POSTINGS)
 
 
 @pytest.fixture(scope="module")
-def bare_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+def bare_bundle(tmp_path_factory: pytest.TempPathFactory) -> Skillmatch:
     return make_bundle(tmp_path_factory.mktemp("b") / "bare", [])
 
 
@@ -196,7 +197,7 @@ def test_score_rankings_values() -> None:
 # --- skill extraction ---------------------------------------------------------------------------------------
 
 
-def test_skill_extraction_reports_sets_and_methods(bundle: Bundle, bench_files: dict[str, Path]) -> None:
+def test_skill_extraction_reports_sets_and_methods(bundle: Skillmatch, bench_files: dict[str, Path]) -> None:
     result = evaluate_skill_extraction(bundle, list(bench_files.values()), ks=(1, 5))
     assert result["task"] == "skill_extraction" and result["depth"] == 10
     assert set(result["sets"]) == {"tech", "house"}
@@ -214,7 +215,7 @@ def test_skill_extraction_reports_sets_and_methods(bundle: Bundle, bench_files: 
     assert house["methods"]["pipeline"]["rp@5"] == 1.0
 
 
-def test_skill_extraction_with_custom_methods(bundle: Bundle, bench_files: dict[str, Path]) -> None:
+def test_skill_extraction_with_custom_methods(bundle: Skillmatch, bench_files: dict[str, Path]) -> None:
     def oracle(texts: list[str], depth: int) -> list[list[str]]:
         gold = {"python programming and SQL": ["c:python", "c:sql"], "structured query language": ["c:sql"]}
         return [gold.get(t, ["c:java"])[:depth] for t in texts]
@@ -230,7 +231,7 @@ def test_skill_extraction_with_custom_methods(bundle: Bundle, bench_files: dict[
     assert methods["wrong"]["rp@5"] == 0.0 and methods["wrong"]["mrr"] == 0.0
 
 
-def test_skill_extraction_errors(bundle: Bundle, tmp_path: Path, bench_files: dict[str, Path]) -> None:
+def test_skill_extraction_errors(bundle: Skillmatch, tmp_path: Path, bench_files: dict[str, Path]) -> None:
     with pytest.raises(InputError, match=r"absent\.csv"):
         evaluate_skill_extraction(bundle, [tmp_path / "absent.csv"])
     with pytest.raises(ValueError, match="ks must be positive"):
@@ -239,18 +240,18 @@ def test_skill_extraction_errors(bundle: Bundle, tmp_path: Path, bench_files: di
         evaluate_skill_extraction(bundle, [bench_files["tech"], bench_files["tech"]])
 
 
-def test_dense_preferred_ranker_ignores_alternative_labels(bundle: Bundle) -> None:
+def test_dense_preferred_ranker_ignores_alternative_labels(bundle: Skillmatch) -> None:
     # "excel spreadsheets" is an alternative label of c:excel: the pipeline (which indexes alternative labels)
     # finds it first, the preferred-only baseline does not see that label at all
     [dense] = dense_preferred_ranker(bundle)(["excel spreadsheets"], 3)
     [pipeline] = linker_ranker(bundle.linker)(["excel spreadsheets"], 3)
     assert pipeline[0] == "c:excel"
     assert len(dense) == 3 and len(set(dense)) == 3
-    preferred = set(bundle.labels.loc[bundle.labels["kind"] == "preferred", "concept_id"])
+    preferred = set(bundle.bundle.labels.loc[bundle.bundle.labels["kind"] == "preferred", "concept_id"])
     assert set(dense) <= preferred
 
 
-def test_calibrate_threshold_curve(bundle: Bundle) -> None:
+def test_calibrate_threshold_curve(bundle: Skillmatch) -> None:
     sets = {
         "a": (
             ["python programming and SQL", "structured query language"],
@@ -272,7 +273,7 @@ def test_calibrate_threshold_curve(bundle: Bundle) -> None:
 
 
 def test_calibrate_min_score_counts_sentences_without_gold(
-    bundle: Bundle, bench_files: dict[str, Path]
+    bundle: Skillmatch, bench_files: dict[str, Path]
 ) -> None:
     result = calibrate_min_score(bundle, {"tech": bench_files["tech"]}, depth=3, thresholds=[-1.0])
     # 3 gold sentences + "we like kubernetes" (no gold): 4 texts, every link of the last one is wrong
@@ -308,7 +309,7 @@ def test_rrf_ranker_fuses_ranks() -> None:
     assert rrf_ranker([first, second])(["x", "y"], 1) == [["c"], ["c"]]
 
 
-def test_linker_variants_and_ablation(bundle: Bundle, bench_files: dict[str, Path]) -> None:
+def test_linker_variants_and_ablation(bundle: Skillmatch, bench_files: dict[str, Path]) -> None:
     variants = linker_variants(bundle, descriptions=True)
     tuned = link_options(bundle.settings)
     assert {k: v for k, v in variants["tuned"].options().items()} == tuned
@@ -316,8 +317,8 @@ def test_linker_variants_and_ablation(bundle: Bundle, bench_files: dict[str, Pat
     assert plain["lexical_weight"] == plain["context_weight"] == plain["ngram_max_words"] == 0
     assert variants["tuned - context"].options() == {**tuned, "context_weight": 0.0}
     assert variants["plain, preferred labels only"].index.rows == len(SKILLS)
-    assert variants["plain"].index is bundle.label_index  # variants over the bundle's labels share its index
-    assert variants["plain + descriptions"].index.rows == len(bundle.labels) + len(DESCRIPTIONS)
+    assert variants["plain"].index is bundle.bundle.label_index  # variants over the bundle's labels share its index
+    assert variants["plain + descriptions"].index.rows == len(bundle.bundle.labels) + len(DESCRIPTIONS)
     rows, vectors = description_rows(bundle)
     assert rows["concept_id"].tolist() == ["c:cook", "c:drive"] and set(rows["kind"]) == {"description"}
     assert vectors.shape == (2, bundle.encoder.dim)
@@ -338,7 +339,7 @@ def test_linker_variants_and_ablation(bundle: Bundle, bench_files: dict[str, Pat
 # --- job titles ---------------------------------------------------------------------------------------------
 
 
-def test_job_titles(bundle: Bundle, tmp_path: Path) -> None:
+def test_job_titles(bundle: Skillmatch, tmp_path: Path) -> None:
     result = evaluate_job_titles(bundle, write_melo(tmp_path / "melo"))
     assert result["queries"] == 3 and result["queries_total"] == 4 and result["unmapped_queries"] == 1
     assert set(result["methods"]) == {"roles", "tfidf"}
@@ -367,20 +368,20 @@ def test_held_out_labels_are_unambiguous_alt_labels() -> None:
         held_out_labels(labels, sample=0, seed=0)
 
 
-def test_skill_normalisation_holds_labels_out(bundle: Bundle) -> None:
-    before = len(bundle.labels)
+def test_skill_normalisation_holds_labels_out(bundle: Skillmatch) -> None:
+    before = len(bundle.bundle.labels)
     result = evaluate_skill_normalisation(bundle, sample=5, seed=1)
     assert result["queries"] == 5
     assert set(result["methods"]) == {"pipeline", "tfidf", "bm25"}
     for metrics in result["methods"].values():
         assert metrics["n"] == 5 and 0.0 <= metrics["acc@1"] <= metrics["acc@5"] <= 1.0
-    assert len(bundle.labels) == before and bundle.linker.index.rows == before  # the bundle is untouched
+    assert len(bundle.bundle.labels) == before and bundle.linker.index.rows == before  # the bundle is untouched
 
 
-def test_with_labels_drops_held_out_rows(bundle: Bundle) -> None:
-    labels = bundle.labels
+def test_with_labels_drops_held_out_rows(bundle: Skillmatch) -> None:
+    labels = bundle.bundle.labels
     keep = labels.index[labels["text"] != "structured query language"].to_numpy()
-    vectors = bundle.label_index.index_.reconstruct_n(0, bundle.label_index.rows)[keep]
+    vectors = bundle.bundle.label_index.index_.reconstruct_n(0, bundle.bundle.label_index.rows)[keep]
     linker = bundle.linker.with_labels(labels.iloc[keep].reset_index(drop=True), vectors)
     [found] = linker.normalise(["structured query language"], min_score=-1, top_k=3)
     assert all(s.matched_label != "structured query language" for s in found)
@@ -393,7 +394,7 @@ def test_with_labels_drops_held_out_rows(bundle: Bundle) -> None:
 # --- role profiles ------------------------------------------------------------------------------------------
 
 
-def test_role_profiles_recall(bundle: Bundle) -> None:
+def test_role_profiles_recall(bundle: Skillmatch) -> None:
     result = evaluate_role_profiles(bundle, k=(1, 10))
     assert result["occupations"] == 2 and result["postings"] == 3  # o:dev and o:nurse have postings
     profile = result["methods"]["profile"]
@@ -403,7 +404,7 @@ def test_role_profiles_recall(bundle: Bundle) -> None:
     assert profile["n"] == postings["n"] == 2
 
 
-def test_role_profiles_skipped_without_postings(bare_bundle: Bundle) -> None:
+def test_role_profiles_skipped_without_postings(bare_bundle: Skillmatch) -> None:
     result = evaluate_role_profiles(bare_bundle)
     assert "no postings" in result["skipped"]
 
@@ -411,7 +412,7 @@ def test_role_profiles_skipped_without_postings(bare_bundle: Bundle) -> None:
 # --- all together -------------------------------------------------------------------------------------------
 
 
-def test_run_all_and_table(bundle: Bundle, tmp_path: Path, bench_files: dict[str, Path]) -> None:
+def test_run_all_and_table(bundle: Skillmatch, tmp_path: Path, bench_files: dict[str, Path]) -> None:
     data = tmp_path / "data"
     (data / "benchmarks" / "skill-extraction").mkdir(parents=True)
     bench_files["tech"].rename(data / "benchmarks" / "skill-extraction" / "tech_validation.csv")

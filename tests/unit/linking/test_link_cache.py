@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from fakes import HashingEncoder, make_concepts
 
-from skillmatch.linking import link_cache
 from skillmatch.index import VectorIndex
+from skillmatch.linking import link_cache
 from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signature
 from skillmatch.linking.linker import SkillLinker, label_table
 

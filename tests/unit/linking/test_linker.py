@@ -7,9 +7,9 @@ import pytest
 from fakes import HashingEncoder, make_concepts
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from skillmatch.linking import linker as linking
 from skillmatch.config import Settings
 from skillmatch.index import VectorIndex
+from skillmatch.linking import linker as linking
 from skillmatch.linking.linker import SkillLinker, label_table, link_options
 
 CONCEPTS = make_concepts(

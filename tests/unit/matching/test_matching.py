@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 from fakes import HashingEncoder, concept_row, posting_row
 
-from skillmatch.bundle import BuildInputs, Bundle, build_bundle
+from skillmatch.build import BuildInputs, build_bundle
 from skillmatch.config import Settings
+from skillmatch.facade import load as load_service
 from skillmatch.matching.cohort import cohort_gaps
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner, split_skill_level
-from skillmatch.matching.recommend import Limits, recommend
-from skillmatch.matching.roles import CLUSTER_PREFIX, UnknownRoleError, clean_title, role_stage
+from skillmatch.matching.recommend import Limits
+from skillmatch.matching.recommend import recommend as recommend_pathway
+
+
+def recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The recommendation as its JSON dict (these tests read the API's shape)."""
+    return recommend_pathway(*args, **kwargs).to_dict()
+from skillmatch.matching.roles import CLUSTER_PREFIX, UnknownRoleError, clean_title
 from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
 
 SQL, PY, STATS, EXCEL, COMM, PROG, NURSE = (
@@ -146,9 +155,9 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> MatchContext:
     out = tmp_path_factory.mktemp("m") / "bundle"
     enc = HashingEncoder()
     build_bundle(
-        BuildInputs(tax, creds, posts), out, encoder=enc, settings=settings, extra_stages=[role_stage]
+        BuildInputs(tax, creds, posts), out, encoder=enc, settings=settings
     )
-    return MatchContext(Bundle.load(out, settings=settings, encoder=enc))
+    return load_service(out, settings=settings, encoder=enc).context
 
 
 def test_clean_title() -> None:
@@ -157,13 +166,13 @@ def test_clean_title() -> None:
 
 
 def test_postings_assigned_to_roles_and_unmatched_titles_clustered(matcher: MatchContext) -> None:
-    assign = matcher.bundle.extra["posting_roles"].set_index("posting_id")
+    assign = matcher.bundle.posting_roles.set_index("posting_id")
     assert assign.loc["P3", "method"] == "given"
     assert assign.loc["P1", "role_id"] == assign.loc["P2", "role_id"] == "o:analyst"
     assert assign.loc["P1", "method"] == "title"
     assert assign.loc["P4", "role_id"] == assign.loc["P5", "role_id"]
     assert assign.loc["P4", "role_id"].startswith(CLUSTER_PREFIX)
-    roles = matcher.bundle.extra["roles"].set_index("id")
+    roles = matcher.bundle.roles.set_index("id")
     assert roles.loc["o:analyst", "postings"] == 3
     assert roles.loc["o:nurse", "postings"] == 0
     assert roles.loc[assign.loc["P4", "role_id"], "label"] == "Barista"

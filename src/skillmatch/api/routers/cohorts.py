@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from skillmatch.api.deps import ApiKey, LimitsDep, ServedDep, library_errors
 from skillmatch.api.models import CohortOut, CohortRequest
 from skillmatch.api.routers import API_PREFIX, errors, json_response
-from skillmatch.api.routers.learners import request_limits, resolve_roles, to_learner
+from skillmatch.api.routers.learners import request_limits, to_learner
 from skillmatch.matching.cohort import cohort_gaps
 
 router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencies=[ApiKey])
@@ -23,7 +23,7 @@ def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> Respons
         limits.learner(("body", "learners", i), learner)
     matcher = served.matcher
     with library_errors():
-        role_ids = resolve_roles(matcher, body.roles)
+        role_ids = served.service.resolve_roles(body.roles)
         result = cohort_gaps(
             matcher,
             [to_learner(learner, learner.id) for learner in body.learners],

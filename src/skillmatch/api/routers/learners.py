@@ -18,21 +18,15 @@ from skillmatch.api.models import (
     TargetIn,
 )
 from skillmatch.api.routers import API_PREFIX, errors, json_response
-from skillmatch.matching.context import MatchContext
-from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
-from skillmatch.matching.recommend import Limits, recommend
+from skillmatch.matching.gaps import Learner, make_learner
+from skillmatch.matching.recommend import Limits
 
 router = APIRouter(prefix=API_PREFIX, tags=["learners"])
 
 
 def to_learner(body: LearnerIn, learner_id: str = "learner") -> Learner:
     """The library's learner from a request body."""
-    return Learner(
-        id=learner_id,
-        skills=[s for s in body.skills if s.strip()],
-        cv=body.cv if body.cv and body.cv.strip() else None,
-        credentials_held=list(body.credentials_held),
-    )
+    return make_learner(body.skills, body.cv, body.credentials_held, learner_id)
 
 
 def request_limits(body: RecommendationsRequest | CohortRequest, **budget: Any) -> Limits:
@@ -53,21 +47,13 @@ def check_target(limits: PayloadLimits, body: TargetIn) -> None:
     limits.learner(("body",), body)
 
 
-def resolve_roles(matcher: MatchContext, roles: list[str]) -> list[str]:
-    """Role ids from ids or names (unknown -> 404 through :func:`library_errors`)."""
-    return [matcher.roles.resolve(r) for r in roles]
-
-
 @router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
 def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
     """Compare a learner with one or more roles: each skill of the role profile is covered, partly covered or
     missing, with its weight and the gap it leaves."""
     check_target(limits, body)
-    matcher = served.matcher
     with library_errors():
-        role_ids = resolve_roles(matcher, body.roles)
-        profile = resolve_learner(matcher, to_learner(body))
-        report = analyse_gap(matcher, profile, role_ids, body.role_weights).to_dict()
+        report = served.service.gaps(body.roles, to_learner(body), role_weights=body.role_weights).to_dict()
     return json_response(GapReportOut.model_validate(report), served)
 
 
@@ -77,14 +63,11 @@ def recommendations(body: RecommendationsRequest, served: ServedDep, limits: Lim
     order, with what each step covers (and the learning outcome that shows it) and the gap left, with reasons."""
     check_target(limits, body)
     limits.texts(("body", "exclude_providers"), body.exclude_providers, limits.max_skills, "providers")
-    matcher = served.matcher
     with library_errors():
-        role_ids = resolve_roles(matcher, body.roles)
-        result = recommend(
-            matcher,
+        result = served.service.recommend(
+            body.roles,
             to_learner(body),
-            role_ids,
-            request_limits(
+            limits=request_limits(
                 body,
                 max_hours=body.max_hours,
                 max_cost=body.max_cost,
@@ -93,4 +76,4 @@ def recommendations(body: RecommendationsRequest, served: ServedDep, limits: Lim
             ),
             role_weights=body.role_weights,
         )
-    return json_response(RecommendationOut.model_validate(result), served)
+    return json_response(RecommendationOut.model_validate(result, from_attributes=True), served)

@@ -16,7 +16,7 @@ def extract(body: ExtractRequest, served: ServedDep, limits: LimitsDep) -> Respo
     """Link each text to its best taxonomy skills, with the evidence for each link (one result per text)."""
     limits.texts(("body", "texts"), body.texts, limits.max_texts, "texts")
     with library_errors():
-        found = served.bundle.linker.link(body.texts, top_k=body.top_k, min_score=body.min_score)
+        found = served.service.linker.link(body.texts, top_k=body.top_k, min_score=body.min_score)
     return json_response(
         ExtractResponse(
             results=[

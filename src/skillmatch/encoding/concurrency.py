@@ -1,4 +1,6 @@
-"""Coalesced encoding: concurrent ``encode`` calls from several threads share one call of the wrapped encoder.
+"""Wrappers for encoders called from several threads: coalesced runs on one encoder thread, or a lock.
+
+Coalesced encoding: concurrent ``encode`` calls from several threads share one call of the wrapped encoder.
 
 A server encodes a few short phrases per request. One model run of 5 phrases costs far more per phrase than a run
 of 20 (each run streams the model's weights through the core once, and matrix products on a handful of rows use
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from skillmatch.encoding.encoder import Encoder, ProgressFn
+from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 
 #: Calls with more texts than this (by default) run in their caller's thread beside the coalesced runs when the
 #: wrapped encoder is thread-safe: a posting's sentences and phrases, not a learner's skills.
@@ -56,13 +58,13 @@ class _Call:
     error: BaseException | None = None
 
 
-class CoalescingEncoder:
+class CoalescingEncoder(EncoderWrapper):
     """Encodes the texts of concurrent ``encode`` calls together, one wrapped call at a time, in arrival order.
 
     Args:
         inner: the encoder that does the work. Its coalesced calls run on one thread of this object's, never two
-            at once; only a call of more than ``long_call_texts`` texts to an encoder whose ``thread_safe``
-            attribute is true runs beside them, in its caller's thread.
+            at once; only a call of more than ``long_call_texts`` texts to a thread-safe encoder runs beside
+            them, in its caller's thread.
         max_texts: most texts in one coalesced run; a call with more runs alone (see the module's text).
         long_call_texts: calls with more texts than this run in their caller's thread when the wrapped encoder
             is thread-safe (default: the larger of :data:`LONG_CALL_TEXTS` and ``max_texts``).
@@ -82,9 +84,7 @@ class CoalescingEncoder:
             raise ValueError(f"max_texts must be at least 1, not {max_texts}")
         if long_call_texts is not None and long_call_texts < 1:
             raise ValueError(f"long_call_texts must be at least 1, not {long_call_texts}")
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
+        super().__init__(inner)
         self.max_texts = max_texts
         self.long_call_texts = max(LONG_CALL_TEXTS, max_texts) if long_call_texts is None else long_call_texts
         self.idle_seconds = idle_seconds
@@ -95,9 +95,9 @@ class CoalescingEncoder:
         self.stats = {"runs": 0, "calls": 0, "texts": 0}
 
     @property
-    def fingerprint(self) -> str:
-        """The wrapped encoder's fingerprint (the vectors are its own)."""
-        return self.inner.fingerprint
+    def thread_safe(self) -> bool:
+        """Always true: concurrent calls are queued for the one encoder thread."""
+        return True
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
         """Vectors of ``texts``, computed in one run with the texts of concurrent callers.
@@ -108,7 +108,7 @@ class CoalescingEncoder:
         call = _Call(list(texts), progress)
         if not call.texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(call.texts) > self.long_call_texts and getattr(self.inner, "thread_safe", False):
+        if len(call.texts) > self.long_call_texts and self.inner.thread_safe:
             return self.inner.encode(call.texts, progress=progress)
         with self._cond:
             self._waiting.append(call)
@@ -160,3 +160,29 @@ class CoalescingEncoder:
         self.stats["texts"] += sum(len(c.texts) for c in batch)
         for c in batch:
             c.ready.set()
+
+
+class LockedEncoder(EncoderWrapper):
+    """An encoder whose ``encode`` runs one call at a time, unless the wrapped encoder is thread-safe.
+
+    Hugging Face tokenizers and the SQLite embedding cache are not safe under concurrent use from several
+    threads; a served encoder that does not coalesce (``api_coalesce_texts`` = 0) is wrapped in this. A thread-safe
+    encoder (the ONNX Runtime backends without the on-disk cache) runs calls side by side: 8 threads in-process
+    gave 98-101 instead of 61-70 recommendations/s (docs/performance.md).
+    """
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner)
+        self._lock = threading.Lock()
+
+    @property
+    def thread_safe(self) -> bool:
+        """Always true: calls are serialised unless the wrapped encoder is thread-safe itself."""
+        return True
+
+    def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
+        """Encode, under the lock unless the wrapped encoder is thread-safe."""
+        if self.inner.thread_safe:
+            return self.inner.encode(texts, progress=progress)
+        with self._lock:
+            return self.inner.encode(texts, progress=progress)

@@ -1,0 +1,98 @@
+"""De-duplication and the two vector caches in front of a backend.
+
+Identical texts in one call are encoded once. Vectors are looked up first in an in-memory LRU (it serves the
+phrases a server sees again and again), then in the on-disk SQLite cache (keyed by the model's fingerprint and
+the text's hash), and only the rest is encoded, longest first and in chunks that go to the disk cache at once, so
+an interrupted run keeps its work. See docs/performance.md for what each is worth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
+from skillmatch.encoding.disk_cache import EmbeddingCache
+from skillmatch.encoding.lru import VectorLRU
+
+_CHUNK = 2048  # texts per progress step and per write to the disk cache
+
+
+class CachedEncoder(EncoderWrapper):
+    """A backend with in-call de-duplication, an in-memory LRU and an on-disk cache.
+
+    Args:
+        inner: the backend that computes vectors.
+        cache_dir: folder of the on-disk embedding cache; ``None`` disables it.
+        memory_cache: entries of the in-memory LRU of vectors (0 turns it off).
+    """
+
+    def __init__(self, inner: Encoder, *, cache_dir: Path | None = None, memory_cache: int = 0) -> None:
+        super().__init__(inner)
+        self._cache = EmbeddingCache(cache_dir, inner.fingerprint, inner.dim) if cache_dir else None
+        self._memory = VectorLRU(memory_cache) if memory_cache > 0 else None
+        #: texts asked for, distinct texts, found in a cache, found in memory, encoded by the backend
+        self.stats = {"requested": 0, "unique": 0, "cache_hits": 0, "memory_hits": 0, "encoded": 0}
+
+    @property
+    def backend(self) -> str:
+        """The name of the backend under this cache (``torch``, ``onnx``, ...)."""
+        return str(getattr(self.unwrap(), "backend", type(self.unwrap()).__name__))
+
+    @property
+    def thread_safe(self) -> bool:
+        """True when the backend is and there is no on-disk cache (its SQLite connection is not shareable).
+
+        The counters in :attr:`stats` may then miss a few increments.
+        """
+        return self.inner.thread_safe and self._cache is None
+
+    @property
+    def max_seq_length(self) -> int:
+        """The backend's maximum input length in tokens."""
+        return int(getattr(self.unwrap(), "max_seq_length", 0))
+
+    def _encode_raw(self, texts: list[str], progress: ProgressFn | None) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), _CHUNK):
+            chunk = texts[start : start + _CHUNK]
+            vecs = self.inner.encode(chunk)
+            out[start : start + len(chunk)] = vecs
+            if self._cache is not None:
+                self._cache.put_many(chunk, vecs)
+            if progress:
+                progress(start + len(chunk), len(texts))
+        return out
+
+    def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
+        """Encode ``texts``; identical texts are encoded once and cached vectors are reused."""
+        texts = list(texts)
+        self.stats["requested"] += len(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        self.stats["unique"] += len(unique)
+        known = self._memory.get_many(unique) if self._memory is not None else {}
+        self.stats["memory_hits"] += len(known)
+        if self._cache is not None and len(known) < len(unique):
+            from_disk = self._cache.get_many([t for t in unique if t not in known])
+            if self._memory is not None:
+                self._memory.put_many(from_disk)
+            known.update(from_disk)
+        self.stats["cache_hits"] += len(known)
+        todo = [t for t in unique if t not in known]
+        if todo:
+            # longest first: each chunk (and each torch batch) holds texts of similar length; the ONNX backend
+            # also sorts its texts by token count and splits them into runs (onnx_backend.plan_runs)
+            ordered = sorted(todo, key=len, reverse=True)
+            vecs = self._encode_raw(ordered, progress)
+            self.stats["encoded"] += len(todo)
+            fresh = dict(zip(ordered, vecs, strict=True))
+            if self._memory is not None:
+                self._memory.put_many(fresh)
+            known.update(fresh)
+        elif progress:
+            progress(len(unique), len(unique))
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)

@@ -1,0 +1,220 @@
+"""The front door for notebooks and scripts: ``sm.load(bundle)`` -> :class:`Skillmatch`.
+
+    >>> import skillmatch as sm
+    >>> b = sm.load("models/bundles/demo")                      # doctest: +SKIP
+    >>> b.extract(["We need SQL and Power BI"]).to_frame()      # doctest: +SKIP
+    >>> b.roles("junior data analyst").to_frame()               # doctest: +SKIP
+    >>> b.gaps("data analyst", ["Excel", "SQL: beginner"]).to_frame()          # doctest: +SKIP
+    >>> b.recommend("data analyst", ["Excel"], max_hours=120).to_frame()       # doctest: +SKIP
+
+The CLI and the API use the same object: it opens the bundle once (:func:`skillmatch.bundle.open_bundle`), loads
+the encoder that made its vectors, assembles the query-time chain (:func:`skillmatch.encoding.factory.query_chain`),
+the linker and the matching context, and answers with typed results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from skillmatch.bundle import Bundle, check_encoder, model_for, open_bundle
+from skillmatch.config import Settings, get_settings
+from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.factory import make_encoder, query_chain
+from skillmatch.linking.linker import LinkedSkill, SkillLinker, linker_for, options_for
+from skillmatch.matching.context import MatchContext, MatchParams
+from skillmatch.matching.gaps import GapReport, Learner, analyse_gap, make_learner, resolve_learner
+from skillmatch.matching.recommend import Limits, Recommendation, recommend
+from skillmatch.matching.roles import RoleHit
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Skills linked to each of several texts (same order as the texts)."""
+
+    texts: list[str]
+    skills: list[list[LinkedSkill]]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (text, linked skill), best first within each text."""
+        rows = [
+            {"text_index": i, "text": text, "rank": rank, **s.to_dict()}
+            for i, (text, found) in enumerate(zip(self.texts, self.skills, strict=True))
+            for rank, s in enumerate(found, start=1)
+        ]
+        return pd.DataFrame(
+            rows, columns=["text_index", "text", "rank", "id", "label", "score", "evidence", "matched_label"]
+        )
+
+
+@dataclass(frozen=True)
+class RoleSearch:
+    """Roles found for each of several queries."""
+
+    queries: list[str]
+    hits: list[list[RoleHit]]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (query, role hit), best first within each query."""
+        rows = [
+            {
+                "query": q,
+                "rank": rank,
+                "id": h.id,
+                "label": h.label,
+                "score": h.score,
+                "postings": h.postings,
+                "matched_label": h.matched_label,
+            }
+            for q, hits in zip(self.queries, self.hits, strict=True)
+            for rank, h in enumerate(hits, start=1)
+        ]
+        return pd.DataFrame(
+            rows, columns=["query", "rank", "id", "label", "score", "postings", "matched_label"]
+        )
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Skillmatch:
+    """A loaded bundle with its encoder, linker and matching context; see the module's text.
+
+    Args:
+        bundle: the opened bundle.
+        encoder: the model encoder that made the bundle's vectors (checked against the manifest).
+        settings: settings (linking options set explicitly there override the bundle's).
+        coalesce_texts: 0 for one caller at a time (a lock guards a non-thread-safe encoder); above 0, concurrent
+            callers' texts are encoded together in runs of up to this many (the API's setting).
+        params: gap and recommendation parameters.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        encoder: Encoder,
+        *,
+        settings: Settings | None = None,
+        coalesce_texts: int = 0,
+        params: MatchParams | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        check_encoder(bundle.manifest, encoder, bundle.path)
+        self.bundle = bundle
+        self.model_encoder = encoder
+        self.encoder = query_chain(
+            encoder,
+            bundle.labels["text"].tolist(),
+            bundle.label_index.reconstruct,
+            coalesce_texts=coalesce_texts,
+        )
+        self.linker: SkillLinker = linker_for(
+            self.encoder,
+            bundle.labels,
+            bundle.label_index,
+            bundle.taxonomy.concepts,
+            options_for(bundle.manifest, self.settings),
+            memory_cache=self.settings.linker_memory_cache,
+        )
+        self.context = MatchContext(bundle, self.encoder, self.linker, params)
+
+    @property
+    def path(self) -> Path:
+        """The bundle folder."""
+        return self.bundle.path
+
+    def extract(
+        self, texts: str | Sequence[str], *, top_k: int | None = None, min_score: float | None = None
+    ) -> Extraction:
+        """Link each text to its best taxonomy skills (default ``top_k`` and threshold: the bundle's)."""
+        items = _as_list(texts)
+        return Extraction(items, self.linker.link(items, top_k=top_k, min_score=min_score))
+
+    def roles(self, queries: str | Sequence[str], *, top_k: int = 5) -> RoleSearch:
+        """Roles (occupations and posting-derived roles) for each query, best first."""
+        items = _as_list(queries)
+        return RoleSearch(items, self.context.roles.search(items, top_k=top_k))
+
+    def resolve_roles(self, roles: str | Sequence[str]) -> list[str]:
+        """Role ids from ids, exact titles or close names.
+
+        Raises:
+            UnknownRoleError: a role that the bundle does not know (the message names the closest).
+        """
+        return [self.context.roles.resolve(r) for r in _as_list(roles)]
+
+    def learner(
+        self,
+        skills: str | Sequence[str] | None = None,
+        *,
+        cv: str | None = None,
+        held: Sequence[str] = (),
+        learner_id: str = "learner",
+    ) -> Learner:
+        """A learner from skills (``"SQL: beginner"`` sets a level), a CV text and held credential ids."""
+        return make_learner(_as_list(skills), cv, held, learner_id)
+
+    def gaps(
+        self,
+        roles: str | Sequence[str],
+        skills: str | Sequence[str] | Learner | None = None,
+        *,
+        cv: str | None = None,
+        held: Sequence[str] = (),
+        role_weights: Sequence[float] | None = None,
+    ) -> GapReport:
+        """The learner against the role(s): each profile skill covered, partly covered or missing."""
+        learner = skills if isinstance(skills, Learner) else self.learner(skills, cv=cv, held=held)
+        profile = resolve_learner(self.context, learner)
+        return analyse_gap(self.context, profile, self.resolve_roles(roles), role_weights)
+
+    def recommend(
+        self,
+        roles: str | Sequence[str],
+        skills: str | Sequence[str] | Learner | None = None,
+        *,
+        cv: str | None = None,
+        held: Sequence[str] = (),
+        limits: Limits | None = None,
+        role_weights: Sequence[float] | None = None,
+        method: Literal["auto", "greedy", "exact"] = "auto",
+        **limit_fields: Any,
+    ) -> Recommendation:
+        """A pathway of credentials towards the role(s) within the learner's limits.
+
+        Limits come as a :class:`~skillmatch.matching.recommend.Limits` or as its fields (``max_hours=120``,
+        ``max_cost=500``, ``currency="EUR"``, ``max_items``, ``levels``, ``modes``, ``languages``,
+        ``exclude_providers``).
+        """
+        learner = skills if isinstance(skills, Learner) else self.learner(skills, cv=cv, held=held)
+        limits = limits or Limits(**limit_fields)
+        return recommend(
+            self.context, learner, self.resolve_roles(roles), limits, role_weights=role_weights, method=method
+        )
+
+
+def load(
+    path: str | Path,
+    *,
+    settings: Settings | None = None,
+    encoder: Encoder | None = None,
+    coalesce_texts: int = 0,
+    verify_checksums: bool = True,
+) -> Skillmatch:
+    """Open the bundle at ``path`` with the encoder that made it (or ``encoder``).
+
+    Raises:
+        BundleError: not a bundle, a damaged one, or an encoder that did not make its vectors.
+        ModelLoadError: the bundle's model cannot be loaded here.
+    """
+    settings = settings or get_settings()
+    bundle = open_bundle(Path(path), ef_search=settings.hnsw_ef_search, verify_checksums=verify_checksums)
+    encoder = encoder or make_encoder(settings, model_for(bundle.manifest, settings))
+    return Skillmatch(bundle, encoder, settings=settings, coalesce_texts=coalesce_texts)
