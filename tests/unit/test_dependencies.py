@@ -145,6 +145,10 @@ def check(root: Path, distributions: dict[str, list[str]]) -> tuple[list[str], s
                 if imp.module in skip:
                     continue
                 dists = {norm(d) for d in distributions.get(imp.module, [])}
+                if not dists and imp.guarded and norm(imp.module) in any_extra:
+                    # an optional extra that is not installed here (e.g. `peer`): declared under its own name
+                    used.add(norm(imp.module))
+                    continue
                 if not dists:
                     problems.append(
                         f"{imp.file}:{imp.line}: imports {imp.module!r}, which no installed package provides"
@@ -213,6 +217,17 @@ def test_test_code_needs_the_dev_extra(tmp_path: Path) -> None:
     )
     problems, _ = check(root, DISTS)
     assert len(problems) == 1 and "tests/test_a.py:1" in problems[0] and "dev extra" in problems[0]
+
+
+def test_guarded_import_of_an_extra_that_is_not_installed(tmp_path: Path) -> None:
+    code = "try:\n    import some_peer\nexcept ImportError:\n    some_peer = None\n"
+    declared = PYPROJECT.replace('x = ["pyyaml"]', 'x = ["pyyaml"]\npeer = ["some-peer>=1"]')
+    problems, used = check(_tree(tmp_path, declared, {"bench/run.py": code}), DISTS)
+    assert problems == [] and "some-peer" in used
+    # not guarded: a missing package is a problem even when an extra names it
+    (tmp_path / "bench/run.py").write_text("import some_peer\n")
+    problems, _ = check(tmp_path, DISTS)
+    assert problems == ["bench/run.py:1: imports 'some_peer', which no installed package provides"]
 
 
 def test_module_that_nothing_provides_is_reported(tmp_path: Path) -> None:
