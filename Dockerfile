@@ -45,7 +45,7 @@ RUN pip install .
 #    torch, with a warning in its log)
 COPY data/demo ./data/demo
 RUN skillmatch build --demo --out /app/models/bundles/demo --no-cache \
-    && python -c "from skillmatch.api.state import serving_encoder; from skillmatch.config import get_settings; s = get_settings(); serving_encoder(s, s.model)" \
+    && python -c "from skillmatch.encoding.factory import serving_encoder; from skillmatch.config import get_settings; s = get_settings(); serving_encoder(s, s.model)" \
     && useradd --system --create-home --uid 10001 --user-group skillmatch
 USER 10001
 

@@ -31,12 +31,14 @@ RECOMMENDATION = {
 
 
 def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
+    """GET ``url`` (or POST ``body`` as JSON); the status and body, whatever the status."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         url, data=data, headers={"Content-Type": "application/json"} if data else {}
@@ -58,6 +60,7 @@ def pages(base: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Start the server, check it, stop it; 0 when every check passed."""
     command = argv[argv.index("--") + 1 :] if "--" in argv else argv
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -28,29 +28,21 @@ from typing import Any
 import numpy as np
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 
+from skillmatch.bundle import Bundle, open_bundle
 from skillmatch.config import get_settings
-from skillmatch.encoding.base import Encoder, ProgressFn
-from skillmatch.encoding.factory import make_encoder
-from skillmatch.encoding.known_vectors import KnownVectorEncoder
+from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
+from skillmatch.encoding.factory import make_encoder, query_chain
 from skillmatch.evaluation.benchmarks import skillspan_postings
-from skillmatch.facade import Skillmatch
-from skillmatch.facade import load as load_service
+from skillmatch.linking.linker import SkillLinker, linker_for, options_for
 
 
-class TimedEncoder:
+class TimedEncoder(EncoderWrapper):
     """Wraps an encoder and adds up the seconds spent in ``encode`` and the texts it was given."""
 
     def __init__(self, inner: Encoder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
+        super().__init__(inner)
         self.seconds = 0.0
         self.texts = 0
-
-    @property
-    def fingerprint(self) -> str:
-        """The wrapped encoder's fingerprint."""
-        return self.inner.fingerprint
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
         """Encode with the wrapped encoder, timing the call."""
@@ -71,26 +63,35 @@ def posting_texts(path: Path, count: int, seed: int) -> list[str]:
     ]
 
 
-def fresh_encoder(bundle: Skillmatch, overrides: dict[str, Any], fastpath: bool) -> tuple[TimedEncoder, Encoder]:
-    """A new encoder (no disk cache, empty memory LRU), timed, optionally behind the exact-label fast path."""
+def fresh_linker(
+    bundle: Bundle, overrides: dict[str, Any], fastpath: bool
+) -> tuple[TimedEncoder, SkillLinker]:
+    """A new, timed encoder (no disk cache, empty memory LRU) and a linker over it, behind the query-time chain
+    (with the exact-label shortcut) or, without ``fastpath``, straight on the encoder."""
     settings = get_settings(use_cache=False, **overrides)
-    inner = make_encoder(settings, bundle.manifest["model"]["id"])
-    timed = TimedEncoder(inner)
+    timed = TimedEncoder(make_encoder(settings, bundle.manifest["model"]["id"]))
     used: Encoder = (
-        KnownVectorEncoder.from_index(timed, bundle.labels["text"].tolist(), bundle.label_index)
+        query_chain(timed, bundle.labels["text"].tolist(), bundle.label_index.reconstruct)
         if fastpath
         else timed
     )
-    return timed, used
+    options = options_for(bundle.manifest, settings)
+    linker = linker_for(
+        used,
+        bundle.labels,
+        bundle.label_index,
+        bundle.taxonomy.concepts,
+        options,
+        memory_cache=settings.linker_memory_cache,
+    )
+    return timed, linker
 
 
 def run(
-    bundle: Skillmatch, texts: list[str], single: int, overrides: dict[str, Any], fastpath: bool
+    bundle: Bundle, texts: list[str], single: int, overrides: dict[str, Any], fastpath: bool
 ) -> dict[str, Any]:
     """One repeat: batch mode over all texts, then single mode over the first ``single`` texts."""
-    linker = bundle.linker
-    timed, used = fresh_encoder(bundle, overrides, fastpath)
-    linker.encoder = used
+    timed, linker = fresh_linker(bundle, overrides, fastpath)
     load = load_snapshot()
     start = time.perf_counter()
     found = linker.link(texts)
@@ -106,8 +107,7 @@ def run(
         "backend": getattr(timed.inner, "backend", "?"),
     }
     if single:
-        timed, used = fresh_encoder(bundle, overrides, fastpath)
-        linker.encoder = used
+        timed, linker = fresh_linker(bundle, overrides, fastpath)
         latencies = []
         for text in texts[:single]:
             start = time.perf_counter()
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = settings_overrides(
         encoder_backend=args.backend, encoder_threads=args.threads, batch_size=args.batch_size
     )
-    settings = get_settings(use_cache=False, **overrides)
-    bundle = load_service(args.bundle, settings=settings, verify_checksums=False)
+    bundle = open_bundle(args.bundle, verify_checksums=False)
     texts = posting_texts(args.skillspan, args.postings, args.seed)
     chars = float(np.mean([len(t) for t in texts]))
     runs = []

@@ -33,13 +33,12 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
 from linking import posting_texts
 
+from skillmatch.bundle import Bundle, open_bundle
 from skillmatch.config import get_settings
 from skillmatch.encoding.factory import make_encoder
-from skillmatch.encoding.known_vectors import KnownVectorEncoder
 from skillmatch.evaluation.benchmarks import load_skill_extraction
 from skillmatch.evaluation.metrics import mean_metrics
 from skillmatch.facade import Skillmatch
-from skillmatch.facade import load as load_service
 
 
 def load_peer(threads: int) -> tuple[Any, float, bool]:
@@ -82,14 +81,11 @@ def ours_rankings(bundle: Skillmatch, texts: list[str], depth: int) -> list[list
     return [[s.id for s in found] for found in bundle.linker.link(texts, top_k=depth, min_score=-1.0)]
 
 
-def fresh_ours(bundle: Skillmatch, overrides: dict[str, Any]) -> None:
-    """Give the bundle's linker a new encoder: no disk cache, empty memory LRU, behind the exact-label fast path
-    as in every bundle's linker."""
+def fresh_ours(bundle: Bundle, overrides: dict[str, Any]) -> Skillmatch:
+    """The bundle with a new encoder and linker: no disk cache, empty memory LRUs, the query-time chain (exact-label
+    shortcut) as when serving."""
     settings = get_settings(use_cache=False, **overrides)
-    encoder = make_encoder(settings, bundle.manifest["model"]["id"])
-    bundle.linker.encoder = KnownVectorEncoder.from_index(
-        encoder, bundle.labels["text"].tolist(), bundle.label_index
-    )
+    return Skillmatch(bundle, make_encoder(settings, bundle.manifest["model"]["id"]), settings=settings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,18 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = parser.parse_args(argv)
     overrides = settings_overrides(encoder_backend=args.backend, encoder_threads=args.threads)
-    bundle = load_service(
-        args.bundle, settings=get_settings(use_cache=False, **overrides), verify_checksums=False
-    )
+    bundle = open_bundle(args.bundle, verify_checksums=False)
     peer, peer_build_s, peer_embedded = load_peer(args.peer_threads)
     texts = posting_texts(args.skillspan, args.postings, args.seed)
 
     runs: list[dict[str, Any]] = []
     for n in range(args.repeat):
-        fresh_ours(bundle, overrides)
+        ours = fresh_ours(bundle, overrides)
         snap = load_snapshot()
         start = time.perf_counter()
-        bundle.linker.link(texts)
+        ours.linker.link(texts)
         ours_s = time.perf_counter() - start
         start = time.perf_counter()
         peer.get_skills(texts)
@@ -145,18 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         concepts = bundle.taxonomy.concepts
         for name in ("tech", "house"):
             data = load_skill_extraction(args.benchmarks / f"{name}_validation.csv", concepts)
-            ours = mean_metrics(ours_rankings(bundle, data.queries, 10), data.relevant, ks=(5,))
+            ours_m = mean_metrics(ours_rankings(ours, data.queries, 10), data.relevant, ks=(5,))
             theirs = mean_metrics(peer_rankings(peer, data.queries, 10), data.relevant, ks=(5,))
             quality[name] = {
-                "n": ours["n"],
-                "ours_rp@5": round(100 * ours["rp@5"], 2),
+                "n": ours_m["n"],
+                "ours_rp@5": round(100 * ours_m["rp@5"], 2),
                 "peer_rp@5": round(100 * theirs["rp@5"], 2),
-                "ours_mrr": round(100 * ours["mrr"], 2),
+                "ours_mrr": round(100 * ours_m["mrr"], 2),
                 "peer_mrr": round(100 * theirs["mrr"], 2),
             }
 
     m = machine()
-    backend = getattr(bundle.linker.encoder.inner, "backend", "?")
+    backend = getattr(ours.model_encoder, "backend", "?")
     print(f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}")
     print(
         f"{len(texts):,} postings; ours: backend {backend} {overrides or ''}; peer: esco-skill-extractor "

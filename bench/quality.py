@@ -27,17 +27,17 @@ from typing import Any
 from common import SHARED, load_snapshot, machine, print_table
 from load import recommendation_payloads
 
-from skillmatch.bundle import bundle_linker
+from skillmatch.bundle import Bundle, open_bundle
 from skillmatch.config import get_settings
-from skillmatch.encoding.factory import make_encoder
+from skillmatch.encoding.factory import make_encoder, query_chain
 from skillmatch.evaluation.benchmarks import load_skill_extraction
 from skillmatch.evaluation.metrics import mean_metrics
-from skillmatch.facade import load as load_service
 from skillmatch.index import VectorIndex
+from skillmatch.linking.linker import linker_for, options_for
 
 
 def evaluate_variant(
-    bundle: Skillmatch, variant: str, cache_dir: Path, sets: dict[str, Any], phrases: list[str]
+    bundle: Bundle, variant: str, cache_dir: Path, sets: dict[str, Any], phrases: list[str]
 ) -> dict[str, Any]:
     """RP@5 / MRR of one ``labels[/queries]:index`` variant on each set, the top-5 links of ``phrases`` and the
     time each step took."""
@@ -55,8 +55,14 @@ def evaluate_variant(
     if query_backend:  # queries are never cached on disk, as in the API
         query_settings = settings.model_copy(update={"encoder_backend": query_backend, "use_cache": False})
         encoder = make_encoder(query_settings, model)
-    linker = bundle_linker(
-        encoder, bundle.labels, index, bundle.taxonomy.concepts, bundle.linking_options(), settings
+    chain = query_chain(encoder, bundle.labels["text"].tolist(), index.reconstruct)
+    linker = linker_for(
+        chain,
+        bundle.labels,
+        index,
+        bundle.taxonomy.concepts,
+        options_for(bundle.manifest, settings),
+        memory_cache=settings.linker_memory_cache,
     )
     out: dict[str, Any] = {
         "variant": variant,
@@ -110,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in args.variants:
         if variant.count(":") != 1:
             parser.error(f"variant {variant!r} is not labels[/queries]:index")
-    bundle = load_service(args.bundle, settings=get_settings(use_cache=False), verify_checksums=False)
+    bundle = open_bundle(args.bundle, verify_checksums=False)
     concepts = bundle.taxonomy.concepts
     sets = {
         name: load_skill_extraction(args.benchmarks / f"{name}_validation.csv", concepts)

@@ -33,7 +33,7 @@ def naive_picks(matcher: MatchContext, role_id: str, max_hours: float, depth: in
     bundle = matcher.bundle
     info = matcher.roles.info(role_id)
     text = f"{info['label']}. {info.get('description') or ''}"
-    _scores, rows = bundle.outcome_index.search(bundle.encoder.encode([text]), depth)
+    _scores, rows = bundle.outcome_index.search(matcher.encoder.encode([text]), depth)
     order = list(dict.fromkeys(bundle.outcomes["credential_id"].to_numpy()[rows[0][rows[0] >= 0]]))
     picks, hours = [], 0.0
     for cid in order:
@@ -67,8 +67,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    matcher = MatchContext(load_service(args.bundle, settings=get_settings()))
-    roles = matcher.bundle.extra["roles"]
+    matcher = load_service(args.bundle, settings=get_settings()).context
+    roles = matcher.bundle.roles
     role_ids = roles[roles["source"] == "taxonomy"]["id"].tolist()
     rng = random.Random(args.seed)
     rows = []
@@ -82,10 +82,10 @@ def main() -> None:
                 start = time.perf_counter()
                 result = recommend(matcher, learner, [rid], Limits(max_hours=budget))
                 times.append(time.perf_counter() - start)
-                total = result["gap_total"]
+                total = result.gap_total
                 if total <= 0:
                     continue
-                opt.append(result["gap_closed"] / total)
+                opt.append(result.gap_closed / total)
                 closed, total2 = closed_share(matcher, learner, rid, naive_picks(matcher, rid, budget))
                 naive.append(closed / total2 if total2 else 0.0)
         rows.append(

@@ -1,3 +1,5 @@
+"""``python -m skillmatch``: run the ``skillmatch`` command line interface."""
+
 from skillmatch.cli import main
 
 main()

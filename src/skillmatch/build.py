@@ -162,7 +162,8 @@ def link_credentials(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The outcomes table and the credential–skill links (from outcomes, explicit skills, else description).
 
-    Outcomes already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
+    Outcomes already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again.
+    """
     outcome_rows: list[tuple[str, int, str]] = []
     for cid, outcomes, description in zip(
         credentials["id"], credentials["learning_outcomes"], credentials["description"], strict=True
@@ -194,7 +195,8 @@ def link_postings(
 ) -> pd.DataFrame:
     """Posting–skill links from title + description and from explicit skill lists.
 
-    Postings already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again."""
+    Postings already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again.
+    """
     texts = [
         "\n".join(str(x) for x in (title, desc) if isinstance(x, str) and x.strip())
         for title, desc in zip(postings["title"], postings["description"], strict=True)
@@ -211,18 +213,6 @@ def link_postings(
     )
     explicit = _explicit_links(linker, postings, "posting_id")
     return best_links(pd.concat([linked, explicit], ignore_index=True), "posting_id")
-
-
-def _encode_index(
-    encoder: Encoder, texts: list[str], settings: Settings, progress: BuildProgress | None, stage: str
-) -> VectorIndex:
-    step = None if progress is None else (lambda done, total: progress(stage, done, total))
-    vectors = encoder.encode(texts, progress=step)
-    if not len(texts):
-        vectors = vectors.reshape(0, encoder.dim)
-    return VectorIndex(
-        exact_limit=settings.exact_index_limit, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search
-    ).build(vectors)
 
 
 def _encode_index(

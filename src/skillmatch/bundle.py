@@ -177,8 +177,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def model_for(manifest: dict[str, Any], settings: Settings) -> str:
-    """The model to encode queries of this bundle with: ``settings.model`` when it was set explicitly (it must
-    then match the bundle, see :func:`check_encoder`), else the model recorded in the manifest."""
+    """The model to encode queries of this bundle with.
+
+    That is ``settings.model`` when it was set explicitly (it must then match the bundle, see
+    :func:`check_encoder`), else the model recorded in the manifest.
+    """
     return settings.model if "model" in settings.model_fields_set else str(manifest["model"]["id"])
 
 
@@ -251,8 +254,11 @@ def open_bundle(path: Path, *, ef_search: int = 64, verify_checksums: bool = Tru
 
 
 def manifest_for(bundle: Bundle, folder: Path, encoder: Encoder, **fields: Any) -> dict[str, Any]:
-    """The manifest of ``bundle`` written into ``folder``: versions, model, counts, indexes, file checksums, and
-    the build's own ``fields`` (sources, linking options, timings)."""
+    """The manifest of ``bundle`` written into ``folder``.
+
+    It holds versions, model, counts, indexes, file checksums, and the build's own ``fields`` (sources,
+    linking options, timings).
+    """
     tax = bundle.taxonomy
     rejects = bundle.rejects
     return {

@@ -199,6 +199,31 @@ class Skillmatch:
             self.context, learner, self.resolve_roles(roles), limits, role_weights=role_weights, method=method
         )
 
+    def role_profile(self, role: str, *, top: int | None = None) -> pd.DataFrame:
+        """The weighted skill profile of a role (id or name), heaviest first, with skill labels."""
+        [role_id] = self.resolve_roles(role)
+        profile = self.context.roles.profile(role_id)
+        profile = profile.head(top) if top else profile
+        return profile.assign(label=profile["skill_id"].map(self.context.concept_labels))
+
+    def taxonomy_summary(self) -> pd.DataFrame:
+        """Concepts per taxonomy group: how many, how many the catalogue teaches, how many postings ask for."""
+        from skillmatch.matching.insights import taxonomy_summary
+
+        return taxonomy_summary(self.bundle)
+
+    def catalogue_coverage(self, *, min_postings: int = 1) -> pd.DataFrame:
+        """Per role: the share of its profile weight that some credential teaches, and what no credential does."""
+        from skillmatch.matching.insights import catalogue_coverage
+
+        return catalogue_coverage(self.context, min_postings=min_postings)
+
+    def evaluate(self, data_dir: str | Path, *, normalisation_sample: int = 2000) -> dict[str, Any]:
+        """Every evaluation of :func:`skillmatch.evaluation.runner.run_all` that the data allows."""
+        from skillmatch.evaluation.runner import run_all
+
+        return run_all(self, Path(data_dir), normalisation_sample=normalisation_sample)
+
 
 def load(
     path: str | Path,
@@ -218,3 +243,13 @@ def load(
     bundle = open_bundle(Path(path), ef_search=settings.hnsw_ef_search, verify_checksums=verify_checksums)
     encoder = encoder or make_encoder(settings, model_for(bundle.manifest, settings))
     return Skillmatch(bundle, encoder, settings=settings, coalesce_texts=coalesce_texts)
+
+
+def build_demo(out: str | Path, *, settings: Settings | None = None, rebuild: bool = False) -> Skillmatch:
+    """Build the embedded demo data (``data/demo``) into ``out`` unless a bundle is there, then load it."""
+    from skillmatch.build import demo_paths, read_inputs, run_build
+
+    settings = settings or get_settings()
+    if rebuild or not (Path(out) / "manifest.json").is_file():
+        run_build(read_inputs(*demo_paths()), Path(out), settings=settings)
+    return load(out, settings=settings)

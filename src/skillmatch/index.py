@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import faiss
 import numpy as np
@@ -130,6 +130,7 @@ class VectorIndex:
         if view is None:
             index = self.index_
             storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+            storage = cast("faiss.IndexFlat", storage)  # both kinds store their vectors in a flat index
             if self.rows:
                 view = faiss.rev_swig_ptr(storage.get_xb(), self.rows * index.d).reshape(self.rows, index.d)
             else:
@@ -138,8 +139,11 @@ class VectorIndex:
         return view
 
     def reconstruct(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """A copy of the stored vectors of ``rows`` (all rows when None), read straight from the index's storage:
-        about 20x faster than FAISS's ``reconstruct_batch`` for the few thousand rows linking one text needs."""
+        """A copy of the stored vectors of ``rows`` (all rows when None), read from the index's storage.
+
+        Reading the storage directly is about 20x faster than FAISS's ``reconstruct_batch`` for the few
+        thousand rows linking one text needs.
+        """
         storage = self._storage()
         return storage.copy() if rows is None else storage[np.asarray(rows, dtype=np.int64)]
 
@@ -158,9 +162,16 @@ class VectorIndex:
         obj.index_ = faiss.read_index(str(path))
         obj.info_ = IndexInfo(**meta)
         if meta["kind"] == "hnsw" and ef_search:
-            obj.index_.hnsw.efSearch = ef_search
+            cast("faiss.IndexHNSW", obj.index_).hnsw.efSearch = ef_search
             obj.info_.ef_search = ef_search
         return obj
+
+
+def search_threads(wanted: int = 0) -> int:
+    """Set FAISS's OpenMP thread count for this process (0 leaves it as it is); returns the count in force."""
+    if wanted:
+        faiss.omp_set_num_threads(wanted)
+    return int(faiss.omp_get_max_threads())
 
 
 def faiss_version() -> str:

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
 from skillmatch.build import build_bundle
+from skillmatch.facade import Skillmatch
 from skillmatch.facade import load as load_service
 
 
@@ -25,9 +26,7 @@ def bundle_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for name, extra in (("v1", False), ("v2", True)):
         out[name] = root / name
-        build_bundle(
-            world(extra), out[name], encoder=HashingEncoder(), settings=settings
-        )
+        build_bundle(world(extra), out[name], encoder=HashingEncoder(), settings=settings)
     return out
 
 

@@ -23,6 +23,7 @@ from skillmatch.api.state import load_service as serve_loader
 from skillmatch.build import build_bundle
 from skillmatch.config import Settings
 from skillmatch.encoding.base import Encoder
+from skillmatch.facade import Skillmatch
 from skillmatch.facade import load as load_service
 
 AUTH = {"X-API-Key": API_KEY}

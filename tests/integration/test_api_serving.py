@@ -50,7 +50,7 @@ def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float3
     assert ready.status_code == 200
     encoder = ready.json()["bundle"]["encoder"]
     assert encoder["backend"] == "onnx-int8-block"
-    assert encoder["fingerprint"] == float32_bundle.manifest["model"]["fingerprint"] + "+int8-block"
+    assert encoder["fingerprint"] == float32_bundle.bundle.manifest["model"]["fingerprint"] + "+int8-block"
 
 
 def test_served_extraction_ranks_like_the_float32_linker(

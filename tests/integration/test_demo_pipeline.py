@@ -28,9 +28,7 @@ def private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def matcher(demo_bundle_path: Path, real_encoder: object) -> MatchContext:
-    return MatchContext(
-        load_service(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder)
-    )
+    return load_service(demo_bundle_path, settings=Settings(use_cache=False), encoder=real_encoder).context
 
 
 def run(*args: str, stdin: str | None = None) -> str:

@@ -24,6 +24,7 @@ def recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """The recommendation as its JSON dict (these tests read the API's shape)."""
     return recommend_pathway(*args, **kwargs).to_dict()
 
+
 pytestmark = pytest.mark.integration
 
 POSTGRESQL = "http://data.europa.eu/esco/skill/a8d07b5a-c1a1-42c6-9d53-db9c7a2ca996"
@@ -38,7 +39,7 @@ def bundle(esco_bundle_path: Path, real_encoder: object) -> Skillmatch:
 
 @pytest.fixture(scope="module")
 def matcher(bundle: Skillmatch) -> MatchContext:
-    return MatchContext(bundle)
+    return bundle.context
 
 
 def test_manifest_describes_the_bundle(esco_bundle_path: Path) -> None:

@@ -10,13 +10,8 @@ import pytest
 
 from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.factory import load_encoder
-from skillmatch.evaluation.finetune import (
-    HOLDOUT_FILE,
-    TRAINING_FILE,
-    finetune_encoder,
-    read_holdout,
-    training_pairs,
-)
+from skillmatch.encoding.training import HOLDOUT_FILE, TRAINING_FILE, finetune_encoder
+from skillmatch.evaluation.finetune import read_holdout, training_pairs
 
 pytestmark = pytest.mark.integration
 

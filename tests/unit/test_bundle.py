@@ -95,7 +95,10 @@ def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
     assert explicit["source"].tolist() == ["explicit"]
     post = set(loaded.bundle.posting_skills[loaded.bundle.posting_skills.posting_id == "P1"].skill_id)
     assert {"c:sql", "c:excel", "c:python"} <= post
-    assert loaded.bundle.credentials.loc[0, "learning_outcomes"] == ["Query data with SQL", "Clean data with Excel"]
+    assert loaded.bundle.credentials.loc[0, "learning_outcomes"] == [
+        "Query data with SQL",
+        "Clean data with Excel",
+    ]
     assert loaded.bundle.rejects.to_dict("records") == [
         {"file": "x.csv", "row": 3, "field": "cost", "reason": "negative"}
     ]
@@ -188,9 +191,7 @@ def test_warm_build_links_nothing_again_and_gives_the_same_bundle(
             pd.read_parquet(tmp_path / "a" / table), pd.read_parquet(tmp_path / "b" / table)
         )
     # without the cache setting, everything is linked again
-    build_bundle(
-        inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path)
-    )
+    build_bundle(inputs, tmp_path / "c", encoder=HashingEncoder(), settings=settings(tmp_path))
     assert sum(linked) > 0
 
 

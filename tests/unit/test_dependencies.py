@@ -36,6 +36,7 @@ INDIRECT: dict[str, str] = {
     "uvloop": "uvicorn's fast event loop (docs/performance.md)",
     "httptools": "uvicorn's fast HTTP parser (docs/performance.md)",
     "ipykernel": "nbclient runs the notebooks in the python3 kernel",
+    "mypy": "run by tests/unit/test_code_quality.py",
     "ruff": "run by tests/unit/test_code_quality.py",
 }
 

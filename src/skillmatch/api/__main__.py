@@ -1,5 +1,8 @@
-"""``python -m skillmatch.api``: serve ``SKILLMATCH_BUNDLE`` on ``SKILLMATCH_API_HOST``:``SKILLMATCH_API_PORT``
-with ``SKILLMATCH_API_WORKERS`` workers (the container's command)."""
+"""``python -m skillmatch.api``: serve the API from the environment's settings (the container's command).
+
+Serves ``SKILLMATCH_BUNDLE`` on ``SKILLMATCH_API_HOST``:``SKILLMATCH_API_PORT`` with
+``SKILLMATCH_API_WORKERS`` workers.
+"""
 
 from __future__ import annotations
 

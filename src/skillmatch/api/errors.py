@@ -23,8 +23,10 @@ def json_safe(value: Any) -> Any:
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with FastAPI's field-level detail; the offending input is echoed only in JSON-safe form (a body such
-    as ``{"min_score": NaN}`` would otherwise make the error answer itself fail)."""
+    """422 with FastAPI's field-level detail; the offending input is echoed only in JSON-safe form.
+
+    A body such as ``{"min_score": NaN}`` would otherwise make the error answer itself fail.
+    """
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

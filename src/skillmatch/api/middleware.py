@@ -30,14 +30,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class ObservabilityMiddleware:
-    """Gives each request an id (kept from a safe ``X-Request-ID`` header, else new), returns it in the
-    response, and logs and counts the request by its route template once it is done."""
+    """Gives each request an id, returns it in the response, and logs and counts the request.
+
+    The id is kept from a safe ``X-Request-ID`` header, else new. The request is logged and counted by its
+    route template once it is done.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI event: tag, time, log and count HTTP requests; pass anything else through."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -91,6 +95,7 @@ class JsonTooLargeMiddleware:
         self.body = json.dumps({"detail": f"request body larger than {max_body_size} bytes"}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI event, sending a plain-text 413 answer of an HTTP request as JSON instead."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

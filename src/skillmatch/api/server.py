@@ -1,5 +1,8 @@
-"""Run the API with uvicorn: :func:`serve` a bundle, or :func:`run_demo` (build the demo bundle if needed, then
-serve it). The CLI's ``serve`` and ``demo`` commands and ``python -m skillmatch.api`` call these."""
+"""Run the API with uvicorn: :func:`serve` a bundle, or :func:`run_demo`.
+
+:func:`run_demo` builds the demo bundle if needed, then serves it. The CLI's ``serve`` and ``demo`` commands
+and ``python -m skillmatch.api`` call these.
+"""
 
 from __future__ import annotations
 

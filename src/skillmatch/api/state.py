@@ -97,8 +97,9 @@ def validate(service: Skillmatch) -> CredentialCatalogue:
 
 
 def _encoder_for(path: Path, settings: Settings, current: Encoder | None) -> Encoder:
-    """The model encoder to serve ``path`` with: ``current`` when it made that bundle's vectors, else a fresh one
-    (:func:`~skillmatch.encoding.factory.serving_encoder`).
+    """The encoder to serve ``path`` with: ``current`` when it made that bundle's vectors, else a new one.
+
+    A new encoder comes from :func:`~skillmatch.encoding.factory.serving_encoder`.
 
     Raises:
         BundleError: the manifest cannot be read.
@@ -209,8 +210,9 @@ class BundleHolder:
         return served
 
     def load(self, path: Path | None = None) -> Served:
-        """Load the bundle at ``path`` (default: the served bundle's path, else ``settings.bundle``), validate
-        it and swap it in; blocking (run it in a worker thread). Reloads run one at a time.
+        """Load the bundle at ``path``, validate it and swap it in; blocking (run it in a worker thread).
+
+        ``path`` defaults to the served bundle's path, else ``settings.bundle``. Reloads run one at a time.
 
         Raises:
             ReloadRefused: no path is known, or the bundle cannot be loaded or fails validation; the bundle

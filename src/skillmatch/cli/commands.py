@@ -11,12 +11,12 @@ from dataclasses import asdict
 from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from skillmatch.bundle import BundleError
@@ -50,6 +50,8 @@ EXIT_USAGE = 2
 
 #: Inputs with at least this many texts get a progress bar on standard error.
 PROGRESS_MIN_TEXTS = 50
+
+_Found = TypeVar("_Found")
 
 
 class TableOrJson(StrEnum):
@@ -91,7 +93,7 @@ def setup(
         apply_thread_settings(get_settings())
 
 
-def fail(message: str, code: int = EXIT_RUNTIME) -> None:
+def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
     """Print an error and exit with ``code`` (1: run-time error, 2: usage error)."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
@@ -124,15 +126,15 @@ def text_progress(total: int, what: str) -> Iterator[Callable[[int, int], None] 
 
 
 def link_in_chunks(
-    link: Callable[[Sequence[str]], list[list[object]]],
+    link: Callable[[Sequence[str]], list[list[_Found]]],
     texts: Sequence[str],
     progress: Callable[[int, int], None] | None,
     chunk: int = 64,
-) -> list[list[object]]:
+) -> list[list[_Found]]:
     """``link(texts)`` in chunks of ``chunk`` texts, reporting ``progress(done, total)`` after each."""
     if progress is None:
         return link(texts)
-    out: list[list[object]] = []
+    out: list[list[_Found]] = []
     for start in range(0, len(texts), chunk):
         out.extend(link(texts[start : start + chunk]))
         progress(len(out), len(texts))
@@ -150,7 +152,7 @@ def build_progress() -> Iterator[object]:
         console=err,
         transient=False,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -264,7 +266,7 @@ def extract(
     service = open_service(bundle)
     with text_progress(len(texts), "linking") as progress:
         results = link_in_chunks(
-            lambda chunk: service.extract(chunk, top_k=top_k, min_score=min_score).skills,  # type: ignore[arg-type,return-value]
+            lambda chunk: service.extract(chunk, top_k=top_k, min_score=min_score).skills,
             texts,
             progress,
         )
@@ -274,7 +276,7 @@ def extract(
                 "text": text,
                 "skills": [s.to_dict() for s in found],
             }
-            for text, found in zip(texts, results, strict=True)  # type: ignore[attr-defined]
+            for text, found in zip(texts, results, strict=True)
         ]
     )
 
@@ -492,7 +494,8 @@ def cohort(
 ) -> None:
     """Cohort gap table and the credentials that close the most gap across the cohort."""
     from skillmatch.matching.cohort import cohort_gaps, gap_table
-    from skillmatch.readers.learners import read_learners, to_learners
+    from skillmatch.matching.gaps import learners_from_table
+    from skillmatch.readers.learners import read_learners
 
     with friendly_errors():
         result = read_learners(learners)
@@ -503,7 +506,7 @@ def cohort(
     service = open_service(bundle)
     role_ids = resolve_roles(service, role)
     with friendly_errors():
-        report = cohort_gaps(service.context, to_learners(result.table), role_ids)
+        report = cohort_gaps(service.context, learners_from_table(result.table), role_ids)
     report["rejected_rows"] = [str(r) for r in result.rejects]
     if output is JsonOrCsv.csv:
         gap_table(report).to_csv(sys.stdout, index=False)
@@ -545,7 +548,7 @@ def serve(
         fail("give --bundle PATH or set SKILLMATCH_BUNDLE", EXIT_USAGE)
     with friendly_errors():
         run_server(
-            path,  # type: ignore[arg-type]
+            path,
             host=host or settings.api_host,
             port=port or settings.api_port,
             workers=workers or settings.api_workers,

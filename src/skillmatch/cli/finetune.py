@@ -1,5 +1,7 @@
-"""``skillmatch finetune``: fine-tune the encoder on the taxonomy and compare models (over
-:mod:`skillmatch.evaluation.finetune`)."""
+"""``skillmatch finetune``: fine-tune the encoder on the taxonomy and compare models.
+
+The command is a thin layer over :mod:`skillmatch.evaluation.finetune`.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +15,10 @@ import pandas as pd
 import typer
 
 from skillmatch.config import DEFAULT_MODEL
+from skillmatch.encoding.training import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PAIRS, finetune_encoder
 from skillmatch.evaluation.finetune import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_HOLDOUT,
     DEFAULT_MAX_ALT,
-    DEFAULT_MAX_PAIRS,
-    finetune_encoder,
     label_ranking_eval,
     normalisation_eval,
     read_holdout,
@@ -94,17 +94,15 @@ def evaluate(
     from skillmatch.config import get_settings
     from skillmatch.encoding.factory import load_encoder
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     concepts = _concepts(taxonomy)
     held = read_holdout(holdout_from)
     settings = get_settings()
     results: dict[str, dict[str, Any]] = {}
     for model in models:
         started = time.perf_counter()
-        encoder = load_encoder(model, cache_dir=settings.cache_dir if settings.use_cache else None)
+        encoder = load_encoder(
+            model, cache_dir=settings.cache_dir if settings.use_cache else None, threads=threads
+        )
         scores: dict[str, Any] = {"fingerprint": encoder.fingerprint}
         scores["normalisation_holdout"] = normalisation_eval(encoder, concepts, held)
         for csv_path in benchmarks or []:

@@ -201,8 +201,10 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
 
 
 def concurrent(encoder: Encoder, coalesce_texts: int) -> Encoder:
-    """``encoder`` made safe for concurrent callers: coalesced runs of up to ``coalesce_texts`` texts on one
-    encoder thread, or (``coalesce_texts`` = 0) a lock unless the encoder is thread-safe itself.
+    """``encoder`` made safe for concurrent callers.
+
+    Its callers' texts are coalesced into runs of up to ``coalesce_texts`` texts on one encoder thread, or
+    (``coalesce_texts`` = 0) guarded by a lock unless the encoder is thread-safe itself.
 
     An encoder that is already such a wrapper is returned as it is.
     """

@@ -1,5 +1,7 @@
-"""The exact-label fast path: texts that are (as the tokenizer sees them) a label of the index are not encoded;
-their vector is read back from the label index.
+"""The exact-label fast path: texts that are a label of the index are read back, not encoded.
+
+A text that is (as the tokenizer sees it) a label of the index is not encoded; its vector is read back from
+the label index.
 
 A learner's skill list or a short query is often a taxonomy label ("Python", "project management"). Such a
 text has exactly the vector its label has in the index, because the model sees the same tokens: the key of a

@@ -1,5 +1,8 @@
-"""Bounded, thread-safe in-memory LRUs: of vectors by text (the encoder's first cache level) and of any value by
-key (the linker's cache of normalised phrases)."""
+"""Bounded, thread-safe in-memory LRUs.
+
+One keeps vectors by text (the encoder's first cache level), the other any value by key (the linker's cache
+of normalised phrases).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ V = TypeVar("V")
 
 
 class LRU(Generic[K, V]):
-    """Keeps the values of the ``capacity`` most recently used keys. Values are stored as given: store only
-    values nobody changes afterwards (tuples, frozen dataclasses).
+    """Keeps the values of the ``capacity`` most recently used keys.
+
+    Values are stored as given: store only values nobody changes afterwards (tuples, frozen dataclasses).
 
     Args:
         capacity: most entries kept (>= 1); the least recently used entry goes first.

@@ -1,5 +1,7 @@
-"""ONNX Runtime backend of the encoder: export a sentence-transformers model once with torch, then encode with
-onnxruntime and the Hugging Face ``tokenizers`` library, without torch.
+"""ONNX Runtime backend of the encoder: export a model once with torch, then encode without torch.
+
+A sentence-transformers model is exported once with torch, then texts are encoded with onnxruntime and the
+Hugging Face ``tokenizers`` library.
 
 The exported graph takes the tokenizer's outputs and returns the pooled, L2-normalised sentence embedding, so a
 batch is one ``session.run``. Its vectors equal the torch model's to float32 rounding (the tests check a cosine
@@ -46,8 +48,10 @@ BLOCK_SIZE = 64
 
 
 class OnnxUnavailable(RuntimeError):
-    """onnxruntime (or onnx / onnx-ir, for the int8 precisions) is not installed, or the model cannot be
-    exported."""
+    """The ONNX backend cannot be used: a library is missing, or the model cannot be exported.
+
+    The libraries are onnxruntime, and onnx / onnx-ir for the int8 precisions.
+    """
 
 
 @dataclass(frozen=True)
@@ -273,10 +277,11 @@ RUN_OVERHEAD_TOKENS = 18
 
 
 def plan_runs(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[tuple[int, int]]:
-    """Split texts of token ``lengths`` (longest first) into runs ``(start, end)`` of consecutive texts that
-    cost least: each run pads its texts to its first (longest) one and costs its padded tokens plus
-    :data:`RUN_OVERHEAD_TOKENS`. A run has at most ``batch_size`` texts and ``max_tokens`` padded tokens, unless
-    it is one text longer than that.
+    """Split texts of token ``lengths`` (longest first) into the cheapest runs ``(start, end)``.
+
+    Runs hold consecutive texts; each run pads its texts to its first (longest) one and costs its padded
+    tokens plus :data:`RUN_OVERHEAD_TOKENS`. A run has at most ``batch_size`` texts and ``max_tokens`` padded
+    tokens, unless it is one text longer than that.
 
     Padding every run to its longest text wastes much on a mix of short phrases (a batch of 20 phrases of 5 to
     20 tokens pads to 20); splitting too often pays the per-run cost. This finds the cheapest split (dynamic

@@ -12,16 +12,20 @@ from skillmatch.config import Settings
 
 
 def index_threads(settings: Settings, *, serving: bool = False) -> int:
-    """The FAISS thread count to use: ``settings.index_threads``, or when it is 0 (auto) 1 for a server and
-    0 (the library default, one per core) otherwise."""
+    """The FAISS thread count to use: ``settings.index_threads``, or a default when it is 0 (auto).
+
+    The default is 1 for a server and 0 (the library default, one per core) otherwise.
+    """
     if settings.index_threads:
         return settings.index_threads
     return 1 if serving else 0
 
 
 def encoder_threads(settings: Settings, *, serving: bool = False) -> int:
-    """The encoder's thread count: ``settings.encoder_threads``, or when it is 0 (auto) 1 for a server that
-    coalesces its encodes (``api_coalesce_texts`` > 0) and 0 (the library default, one per core) otherwise.
+    """The encoder's thread count: ``settings.encoder_threads``, or a default when it is 0 (auto).
+
+    The default is 1 for a server that coalesces its encodes (``api_coalesce_texts`` > 0) and 0 (the library
+    default, one per core) otherwise.
 
     A coalescing server runs one encode at a time; on one thread it leaves the other cores to the rest of the
     requests' work, which on 2 cores served new phrases with less CPU per request (11.4 instead of 13.0 ms) and a
@@ -38,9 +42,6 @@ def apply_thread_settings(settings: Settings, *, serving: bool = False) -> dict[
     Call it once at start-up: from the API's lifespan with ``serving=True``, from the CLI otherwise. The
     encoder's threads are set by the encoder itself (``encoder_threads``).
     """
-    import faiss
+    from skillmatch.index import search_threads
 
-    wanted = index_threads(settings, serving=serving)
-    if wanted:
-        faiss.omp_set_num_threads(wanted)
-    return {"faiss": int(faiss.omp_get_max_threads())}
+    return {"faiss": search_threads(index_threads(settings, serving=serving))}

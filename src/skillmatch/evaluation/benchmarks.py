@@ -268,7 +268,7 @@ def load_skill_extraction(csv_path: str | Path, concepts: pd.DataFrame) -> Skill
     matches = match_labels((label for labels in gold.values() for label in labels), concepts)
     queries, relevant, gold_labels, no_gold, unmapped_only = [], [], [], [], []
     for sentence, labels in gold.items():
-        ids = {matches[label].concept_id for label in labels} - {None}
+        ids = {cid for label in labels if (cid := matches[label].concept_id) is not None}
         if not labels:
             no_gold.append(sentence)
         elif not ids:

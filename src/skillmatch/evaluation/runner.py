@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +166,7 @@ def _run_methods(
 ) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, ranker in methods.items():
-        rankings, seconds = _timed(lambda ranker=ranker: ranker(queries, depth))
+        rankings, seconds = _timed(partial(ranker, queries, depth))
         out[name] = {**score_rankings(rankings, relevant, ks, extra=extra), "seconds": seconds}
     return out
 

@@ -112,8 +112,11 @@ class LinkCache:
 def link_cached(
     linker: SkillLinker, texts: Sequence[str], cache: LinkCache | None, *, progress: ProgressFn | None = None
 ) -> list[list[LinkedSkill]]:
-    """``linker.link(texts)`` (default threshold and top-k), taking texts already in ``cache`` from it and
-    storing the others' links there. Without a cache this is ``linker.link(texts)``."""
+    """``linker.link(texts)`` (default threshold and top-k), with links kept in ``cache``.
+
+    Texts already in ``cache`` are taken from it and the others' links are stored there. Without a cache this
+    is ``linker.link(texts)``.
+    """
     if cache is None:
         return linker.link(texts, progress=progress)
     found = cache.get_many(texts)

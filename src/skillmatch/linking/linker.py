@@ -17,7 +17,7 @@ above the threshold are returned, best first.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ class LinkedSkill:
     evidence: str
     matched_label: str
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
 
@@ -94,8 +94,11 @@ def link_options(settings: Settings) -> dict[str, Any]:
 
 
 def options_for(manifest: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """The linker options of a bundle: those recorded in its manifest at build time, unless set explicitly in
-    ``settings`` (e.g. ``SKILLMATCH_LINK_MIN_SCORE``), so a served bundle links like it was built."""
+    """The linker options of a bundle: those its manifest recorded at build time, unless set in ``settings``.
+
+    An option set explicitly in ``settings`` (e.g. ``SKILLMATCH_LINK_MIN_SCORE``) wins; otherwise a served
+    bundle links like it was built.
+    """
     options = link_options(settings)
     explicit = settings.model_fields_set
     for key, value in manifest.get("linking", {}).items():
@@ -133,7 +136,7 @@ class LabelLexicon:
         texts: The label texts, row-aligned with the label index.
     """
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Iterable[str]) -> None:
         self.vectorizer = TfidfVectorizer(
             token_pattern=_TOKEN_PATTERN, sublinear_tf=True, strip_accents="unicode", dtype=np.float32
         )
@@ -144,9 +147,14 @@ class LabelLexicon:
         self._idf = np.asarray(self.vectorizer.idf_, dtype=np.float32)
 
     def vectors(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """The texts' TF-IDF vectors (what the fitted vectorizer's ``transform`` gives), without scikit-learn's
-        per-call input checks, which cost more than the work itself for the few phrases of a request."""
-        indptr, indices, counts = [0], [], []
+        """The texts' TF-IDF vectors (what the fitted vectorizer's ``transform`` gives).
+
+        This skips scikit-learn's per-call input checks, which cost more than the work itself for the few
+        phrases of a request.
+        """
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        counts: list[int] = []
         for text in texts:
             words = Counter(j for w in self._analyse(text) if (j := self._vocabulary.get(w)) is not None)
             indices.extend(words)
@@ -265,8 +273,10 @@ class SkillLinker:
     def _search_segments(
         self, unique: list[str], progress: ProgressFn | None, context: Sequence[str] = ()
     ) -> _Hits:
-        """Encode the distinct segments (and the context sentences, which are encoded but not searched) and
-        score the candidate label rows of each segment: dense, plus lexical when it is on."""
+        """Encode the distinct segments and score the candidate label rows of each segment.
+
+        The context sentences are encoded too but not searched. Scores are dense, plus lexical when it is on.
+        """
         known = set(unique)
         extra = [c for c in dict.fromkeys(context) if c not in known]
         vectors = self.encoder.encode([*unique, *extra], progress=progress)

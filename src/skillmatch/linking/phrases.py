@@ -194,6 +194,9 @@ def sentence_segments(text: str) -> list[tuple[str, list[str]]]:
 
 
 def segments(text: str) -> list[str]:
-    """All segments of a text to match against skill labels: each sentence (when not too long) and its
-    candidate phrases; de-duplicated case-insensitively, in order of appearance."""
+    """All segments of a text to match against skill labels.
+
+    These are each sentence (when not too long) and its candidate phrases, de-duplicated case-insensitively,
+    in order of appearance.
+    """
     return [segment for _, segs in sentence_segments(text) for segment in segs]

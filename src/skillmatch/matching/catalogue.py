@@ -204,7 +204,7 @@ class CredentialCatalogue:
                 if not (by_outcome or by_title) or not self.passes(cid, flt):
                     continue
                 match = "+".join(k for k, ok in (("title", by_title), ("outcome", by_outcome)) if ok)
-                score = max(titles.get(cid, 0.0), sem_score if by_outcome else 0.0)
+                score = max(titles.get(cid, 0.0), sem_score if by_outcome and sem_score is not None else 0.0)
                 scored.append((score, cid, match, evidence if by_outcome else None))
             scored.sort(key=lambda s: (-s[0], self._titles[s[1]].lower(), s[1]))
             hits = [CredentialHit(self.summary(cid), score, match, ev) for score, cid, match, ev in scored]

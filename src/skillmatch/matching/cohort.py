@@ -48,7 +48,7 @@ def cohort_gaps(
     weights: dict[str, float] = {}
     gains: dict[str, float] = defaultdict(float)
     helped: dict[str, int] = defaultdict(int)
-    learner_rows = []
+    learner_rows: list[dict[str, Any]] = []
     for learner in learners:
         report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids)
         learner_rows.append(
@@ -77,7 +77,7 @@ def cohort_gaps(
                 gains[cid] += value
                 helped[cid] += 1
     n = len(learners)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "skill_id": sid,
             "label": matcher.concept_labels.get(sid, sid),

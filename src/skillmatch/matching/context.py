@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,8 +93,9 @@ class MatchContext:
         concepts = bundle.taxonomy.concepts
         self.concept_labels: dict[str, str] = dict(zip(concepts["id"], concepts["label"], strict=True))
         self.space = SkillSpace(concepts, bundle.labels, bundle.label_index, self.params.space)
+        records = cast("list[dict[str, Any]]", bundle.credentials.to_dict("records"))
         self.credentials_by_id: dict[str, dict[str, Any]] = {
-            row["id"]: {k: _clean(v) for k, v in row.items()} for row in bundle.credentials.to_dict("records")
+            row["id"]: {k: _clean(v) for k, v in row.items()} for row in records
         }
         self.credential_links: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
         self.credentials_by_skill: dict[str, list[tuple[str, float, str]]] = defaultdict(list)

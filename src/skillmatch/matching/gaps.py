@@ -89,6 +89,19 @@ def make_learner(
     )
 
 
+def learners_from_table(table: pd.DataFrame) -> list[Learner]:
+    """Learners from a learners table (``readers.learners.LEARNER_COLUMNS``, as ``read_learners`` gives it)."""
+    return [
+        Learner(
+            id=str(row["id"]),
+            skills=list(row["skills"]),
+            cv=row["cv"] if isinstance(row["cv"], str) else None,
+            credentials_held=list(row["credentials_held"]),
+        )
+        for row in table.to_dict("records")
+    ]
+
+
 @dataclass
 class HeldSkill:
     """A taxonomy skill the learner has, where it came from, and the proficiency if known."""
@@ -250,13 +263,13 @@ def analyse_gap(
         )
         for sid, weight, relation in zip(prof["skill_id"], prof["weight"], prof["relation"], strict=True):
             old_weight, old_rel = combined.get(sid, (0.0, None))
-            rel = relation if isinstance(relation, str) else None
-            combined[sid] = (old_weight + float(weight) * w / total, old_rel or rel)
+            this_rel = relation if isinstance(relation, str) else None
+            combined[sid] = (old_weight + float(weight) * w / total, old_rel or this_rel)
     related = matcher.space.related(combined)
     items: list[GapItem] = []
     required_rank = LEVEL_RANK[required_level]
     for sid, (weight, relation) in combined.items():
-        best = (0.0, None, None, None)
+        best: tuple[float, HeldSkill | None, str | None, str | None] = (0.0, None, None, None)
         for rel in related[sid]:
             have = profile.skills.get(rel.other)
             if have is None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -174,7 +175,7 @@ def role_profiles(
     )
     counts = merged.groupby(["role_id", "skill_id"])["posting_id"].nunique()
     by_role_counts: dict[str, dict[str, int]] = {}
-    for (rid, sid), c in counts.items():
+    for (rid, sid), c in cast("Iterable[tuple[tuple[str, str], int]]", counts.items()):
         by_role_counts.setdefault(rid, {})[sid] = int(c)
     rel_by_role: dict[str, dict[str, str]] = {}
     for rid, sid, rel in zip(
@@ -209,8 +210,11 @@ def role_profiles(
 def role_tables(
     bundle: Bundle, encoder: Encoder, params: RoleParams | None = None
 ) -> dict[str, pd.DataFrame]:
-    """The role catalogue, posting assignments, role profiles and posting-derived role labels of a bundle
-    (:data:`ROLE_TABLE_COLUMNS`), from its taxonomy, postings and posting links; ``encoder`` encodes titles."""
+    """The role catalogue, posting assignments, role profiles and posting-derived role labels of a bundle.
+
+    The tables (:data:`ROLE_TABLE_COLUMNS`) are built from the bundle's taxonomy, postings and posting links;
+    ``encoder`` encodes titles.
+    """
     params = params or RoleParams()
     assignments, cluster_roles, cluster_labels = assign_postings(bundle, encoder, params)
     occ = bundle.taxonomy.occupations
@@ -280,7 +284,7 @@ class RoleCatalog:
         dim = encoder.dim
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
         self._index = VectorIndex(kind="flat").build(matrix)
-        self._by_label = {}
+        self._by_label: dict[str, str] = {}
         for rid, text in zip(self._label_roles, self._label_texts, strict=True):
             self._by_label.setdefault(str(text).lower(), str(rid))
 
@@ -300,7 +304,7 @@ class RoleCatalog:
                     continue
                 rid = str(self._label_roles[row])
                 if rid not in seen and rid in self.roles.index:
-                    role = self.roles.loc[rid]
+                    role = cast("pd.Series", self.roles.loc[rid])  # one row per role id
                     seen[rid] = RoleHit(
                         rid,
                         str(role["label"]),
@@ -334,9 +338,10 @@ class RoleCatalog:
         frame = self._profile_groups.get(role_id)
         return frame.reset_index(drop=True) if frame is not None else pd.DataFrame(columns=PROFILE_COLUMNS)
 
-    def info(self, role_id: str) -> dict[str, object]:
+    def info(self, role_id: str) -> dict[str, Any]:
         """The catalogue row of a role as a dict."""
         if role_id not in self.roles.index:
             raise UnknownRoleError(f"unknown role id {role_id!r}")
         row = self.roles.loc[role_id]
-        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.to_dict().items()}
+        values = cast("dict[str, Any]", row.to_dict())
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in values.items()}

@@ -30,8 +30,10 @@ __all__ = [
 
 
 def is_esco(path: str | Path) -> bool:
-    """Whether ``path`` looks like an ESCO export: a zip, a folder holding ``skills_*.csv`` or zips, or an
-    ESCO ``skills_*.csv`` file."""
+    """Whether ``path`` looks like an ESCO export.
+
+    That is a zip, a folder holding ``skills_*.csv`` or zips, or an ESCO ``skills_*.csv`` file.
+    """
     path = Path(path)
     if path.is_dir():
         return any(path.glob("skills_*.csv")) or any(path.glob("*.zip"))

@@ -7,6 +7,7 @@ usual aliases ("Beginner", "introductory", "in person", "blended", "English", "e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -191,7 +192,7 @@ CURRENCY_SYMBOLS: dict[str, str] = {
 FREE_WORDS = frozenset({"free", "free of charge", "no cost", "gratis"})
 
 
-def _choices(aliases: dict[str, str]) -> str:
+def _choices(aliases: Mapping[str, object]) -> str:
     return ", ".join(dict.fromkeys(str(v) for v in aliases.values()))
 
 

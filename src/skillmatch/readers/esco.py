@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import pandas as pd
 
@@ -104,13 +104,13 @@ def _collect(paths: Sequence[Path]) -> dict[str, _Source]:
 
 def esco_version(paths: Iterable[PathLike]) -> str:
     """The release version (``"v1.1.1"``) found in the folder/zip names, else ``"unknown"``."""
-    paths = [Path(p) for p in paths]
+    folders = [Path(p) for p in paths]
     names: list[str] = []
-    for path in paths:
+    for path in folders:
         names.append(path.name)
         if path.is_dir():
             names.extend(p.name for p in sorted(path.glob("*.zip")))
-    names.extend(part for path in paths for part in reversed(path.resolve().parts[:-1]))
+    names.extend(part for path in folders for part in reversed(path.resolve().parts[:-1]))
     for name in names:
         match = _VERSION.search(name)
         if match:
@@ -293,7 +293,9 @@ def read_esco(path: PathLike | Sequence[PathLike], language: str = "en") -> tupl
         dup = ok & links[ok].duplicated(["conceptUri", "broaderUri"]).reindex(links.index, fill_value=False)
         rejects += _rejects(links, dup, broader_src.name, "broaderUri", "duplicate broader link")
         links = links[ok & ~dup]
-        broader_lists = links.groupby("conceptUri", sort=False)["broaderUri"].agg(list).to_dict()
+        broader_lists = cast(
+            "dict[str, list[str]]", links.groupby("conceptUri", sort=False)["broaderUri"].agg(list).to_dict()
+        )
         # the parent used for group_path: the first broader group, else the first broader concept
         primary = (
             links.assign(is_group=links["broaderUri"].isin(group_ids), order=range(len(links)))

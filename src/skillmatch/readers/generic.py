@@ -8,7 +8,7 @@ occupations plus their essential/optional relations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,7 +251,7 @@ def _relations(nodes: dict[str, _Node], file: str) -> tuple[list[dict[str, str]]
 
 
 def _text_frame(
-    records: list[dict[str, object]], columns: list[str], lists: Iterable[str] = ()
+    records: Sequence[Mapping[str, object]], columns: list[str], lists: Iterable[str] = ()
 ) -> pd.DataFrame:
     """A table whose non-list columns are text (``str`` dtype, NaN where absent)."""
     frame = pd.DataFrame(records, columns=columns)

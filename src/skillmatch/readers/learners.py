@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import Field, ValidationInfo, field_validator
 
 from skillmatch.readers.tables import (
@@ -17,9 +15,6 @@ from skillmatch.readers.tables import (
     validate_rows,
 )
 from skillmatch.schema import ReadResult, Reject
-
-if TYPE_CHECKING:
-    from skillmatch.matching.gaps import Learner
 
 #: Columns of a learners table. ``skills`` and ``credentials_held`` are lists; skills may carry a level suffix
 #: ("Python: advanced").
@@ -43,8 +38,9 @@ class LearnerRow(RowModel):
 
 
 def read_learners(path: str | Path) -> ReadResult:
-    """Read learners from .csv, .tsv, .jsonl, .json or .parquet; required column ``id`` and at least one of
-    ``skills``, ``cv``, ``credentials_held``.
+    """Read learners from .csv, .tsv, .jsonl, .json or .parquet.
+
+    The table needs column ``id`` and at least one of ``skills``, ``cv``, ``credentials_held``.
 
     Raises:
         InputError: the file cannot be used as a whole or lacks required columns.
@@ -55,18 +51,3 @@ def read_learners(path: str | Path) -> ReadResult:
     require_columns(frame, file, ["id"], any_of=[["skills", "cv", "credentials_held"]])
     log_ignored_columns(frame, LEARNER_COLUMNS, file)
     return validate_rows(frame, LearnerRow, file, LEARNER_COLUMNS, rejects=rejects)
-
-
-def to_learners(table: pd.DataFrame) -> list[Learner]:
-    """Turn a learners table (LEARNER_COLUMNS) into :class:`~skillmatch.matching.gaps.Learner` objects."""
-    from skillmatch.matching.gaps import Learner
-
-    return [
-        Learner(
-            id=str(row["id"]),
-            skills=list(row["skills"]),
-            cv=row["cv"] if isinstance(row["cv"], str) else None,
-            credentials_held=list(row["credentials_held"]),
-        )
-        for row in table.to_dict("records")
-    ]

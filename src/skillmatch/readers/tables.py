@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,7 @@ def parse_list(value: object) -> list[str]:
     """
     if isinstance(value, np.ndarray | pd.Series):
         value = value.tolist()
+    items: list[str] | None
     if isinstance(value, list | tuple):
         items = [_list_item(v) for v in value]
     elif is_missing(value):
@@ -513,7 +514,8 @@ def to_frame(
     for column in frame.columns:
         values = frame[column]
         if column in dtypes:
-            frame[column] = values.astype(dtypes[column])
+            # pandas takes any dtype name; its stubs only list literal names
+            frame[column] = values.astype(cast("Any", dtypes[column]))
         elif values.empty or not any(isinstance(v, list) for v in values):
             frame[column] = values.astype("str")
     return frame

@@ -310,7 +310,12 @@ def make_bundle_linker(
     index = VectorIndex(kind="flat").build(HashingEncoder().encode(labels["text"].tolist()))
     chain = query_chain(encoder, labels["text"].tolist(), index.reconstruct)
     linker = linker_for(
-        chain, labels, index, BUNDLE_CONCEPTS, link_options(settings), memory_cache=settings.linker_memory_cache
+        chain,
+        labels,
+        index,
+        BUNDLE_CONCEPTS,
+        link_options(settings),
+        memory_cache=settings.linker_memory_cache,
     )
     return linker, encoder, index
 

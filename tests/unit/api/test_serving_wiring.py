@@ -40,7 +40,9 @@ def test_encoder_threads(configured: int, coalesce: int, serving: bool, expected
 @pytest.mark.parametrize(("coalesce", "kind"), [(64, CoalescingEncoder), (0, LockedEncoder)])
 def test_the_query_chain_coalesces_or_locks(coalesce: int, kind: type) -> None:
     inner = HashingEncoder()
-    chain = query_chain(inner, ["python"], lambda rows: inner.encode(["python"] * len(rows)), coalesce_texts=coalesce)
+    chain = query_chain(
+        inner, ["python"], lambda rows: inner.encode(["python"] * len(rows)), coalesce_texts=coalesce
+    )
     assert isinstance(chain.inner, kind)
     assert chain.unwrap() is inner
     assert chain.thread_safe and chain.fingerprint == inner.fingerprint and chain.dim == inner.dim

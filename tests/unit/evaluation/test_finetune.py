@@ -12,17 +12,14 @@ import pandas as pd
 import pytest
 from fakes import HashingEncoder
 
+from skillmatch.encoding.training import HOLDOUT_FILE, batch_plan, finetune_encoder, sample_pairs
 from skillmatch.evaluation.finetune import (
-    HOLDOUT_FILE,
     PAIR_COLUMNS,
-    batch_plan,
-    finetune_encoder,
     first_sentence,
     holdout_concepts,
     label_ranking_eval,
     normalisation_eval,
     read_holdout,
-    sample_pairs,
     training_pairs,
 )
 from skillmatch.schema import CONCEPT_COLUMNS

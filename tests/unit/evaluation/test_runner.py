@@ -317,7 +317,9 @@ def test_linker_variants_and_ablation(bundle: Skillmatch, bench_files: dict[str,
     assert plain["lexical_weight"] == plain["context_weight"] == plain["ngram_max_words"] == 0
     assert variants["tuned - context"].options() == {**tuned, "context_weight": 0.0}
     assert variants["plain, preferred labels only"].index.rows == len(SKILLS)
-    assert variants["plain"].index is bundle.bundle.label_index  # variants over the bundle's labels share its index
+    assert (
+        variants["plain"].index is bundle.bundle.label_index
+    )  # variants over the bundle's labels share its index
     assert variants["plain + descriptions"].index.rows == len(bundle.bundle.labels) + len(DESCRIPTIONS)
     rows, vectors = description_rows(bundle)
     assert rows["concept_id"].tolist() == ["c:cook", "c:drive"] and set(rows["kind"]) == {"description"}
@@ -375,7 +377,9 @@ def test_skill_normalisation_holds_labels_out(bundle: Skillmatch) -> None:
     assert set(result["methods"]) == {"pipeline", "tfidf", "bm25"}
     for metrics in result["methods"].values():
         assert metrics["n"] == 5 and 0.0 <= metrics["acc@1"] <= metrics["acc@5"] <= 1.0
-    assert len(bundle.bundle.labels) == before and bundle.linker.index.rows == before  # the bundle is untouched
+    assert (
+        len(bundle.bundle.labels) == before and bundle.linker.index.rows == before
+    )  # the bundle is untouched
 
 
 def test_with_labels_drops_held_out_rows(bundle: Skillmatch) -> None:

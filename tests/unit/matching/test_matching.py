@@ -16,13 +16,14 @@ from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner, split_skill_level
 from skillmatch.matching.recommend import Limits
 from skillmatch.matching.recommend import recommend as recommend_pathway
+from skillmatch.matching.roles import CLUSTER_PREFIX, UnknownRoleError, clean_title
+from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
 
 
 def recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
     """The recommendation as its JSON dict (these tests read the API's shape)."""
     return recommend_pathway(*args, **kwargs).to_dict()
-from skillmatch.matching.roles import CLUSTER_PREFIX, UnknownRoleError, clean_title
-from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
+
 
 SQL, PY, STATS, EXCEL, COMM, PROG, NURSE = (
     "c:sql",
@@ -154,9 +155,7 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> MatchContext:
     settings = Settings(use_cache=False, link_min_score=0.5)
     out = tmp_path_factory.mktemp("m") / "bundle"
     enc = HashingEncoder()
-    build_bundle(
-        BuildInputs(tax, creds, posts), out, encoder=enc, settings=settings
-    )
+    build_bundle(BuildInputs(tax, creds, posts), out, encoder=enc, settings=settings)
     return load_service(out, settings=settings, encoder=enc).context
 
 

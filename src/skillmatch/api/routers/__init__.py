@@ -33,8 +33,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def json_response(model: BaseModel, served: Served) -> Response:
-    """``model`` as a JSON response, serialised once, naming the generation of the bundle ``served`` that
-    answered (the header :func:`skillmatch.api.deps.served` sets on responses FastAPI builds).
+    """``model`` as a JSON response, serialised once, naming the generation of the bundle ``served``.
+
+    The generation is given in the header :func:`skillmatch.api.deps.served` sets on responses FastAPI builds.
 
     Endpoints build their answer as a validated model and return it through this. Returning the model itself
     would make FastAPI validate it again against the route's ``response_model`` (for a plain ``def`` endpoint,

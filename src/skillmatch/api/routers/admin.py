@@ -18,9 +18,12 @@ router = APIRouter(prefix=f"{API_PREFIX}/admin", tags=["admin"], dependencies=[A
 
 @router.post("/reload", response_model=ReloadOut, responses=errors(400, 401, 409, 413, 422))
 async def reload(holder: HolderDep, body: Annotated[ReloadRequest | None, Body()] = None) -> ReloadOut:
-    """Load a bundle (default: the served one's folder again) beside the served one and swap it in atomically.
-    Requests in flight finish on the old bundle. A bundle that fails to load or validate is refused (409) and
-    the old one keeps serving."""
+    """Load a bundle beside the served one and swap it in atomically.
+
+    The bundle is read from ``body.bundle``, by default the served one's folder again. Requests in flight
+    finish on the old bundle. A bundle that fails to load or validate is refused (409) and the old one keeps
+    serving.
+    """
     previous = holder.current.summary() if holder.ready else None
     path = Path(body.bundle) if body is not None and body.bundle else None
     try:

@@ -15,8 +15,11 @@ router = APIRouter(prefix=f"{API_PREFIX}/cohorts", tags=["cohorts"], dependencie
 
 @router.post("/gaps", response_model=CohortOut, responses=errors(400, 401, 404, 413, 422, 503))
 def cohort(body: CohortRequest, served: ServedDep, limits: LimitsDep) -> Response:
-    """The cohort's gap table (per role skill: share of learners missing it or partly covering it, mean gap)
-    and the credentials that close the most gap across the cohort."""
+    """The cohort's gap table and the credentials that close the most gap across the cohort.
+
+    The gap table gives, per role skill, the share of learners missing it or partly covering it and the mean
+    gap.
+    """
     limits.count(("body", "learners"), body.learners, limits.max_cohort, "learners")
     limits.roles(("body", "roles"), body.roles)
     for i, learner in enumerate(body.learners):

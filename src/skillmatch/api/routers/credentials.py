@@ -37,7 +37,9 @@ def search_credentials(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> CredentialSearchResponse:
     """Credentials matching ``q`` (best first) or the whole catalogue (by title), filtered and paginated.
-    With ``max_cost``/``max_hours``, credentials of unknown cost/duration are left out."""
+
+    With ``max_cost``/``max_hours``, credentials of unknown cost/duration are left out.
+    """
     if q is not None:
         limits.text(("query", "q"), q)
     with library_errors():

@@ -30,8 +30,11 @@ def to_learner(body: LearnerIn, learner_id: str = "learner") -> Learner:
 
 
 def request_limits(body: RecommendationsRequest | CohortRequest, **budget: Any) -> Limits:
-    """The recommender's limits: the request's catalogue filters (levels, modes, languages, excluded providers)
-    plus ``budget`` (hours, cost, currency, items)."""
+    """The recommender's limits: the request's catalogue filters plus ``budget``.
+
+    The filters are levels, modes, languages and excluded providers; ``budget`` holds hours, cost, currency
+    and items.
+    """
     return Limits(
         levels=[lv.value for lv in body.levels],
         modes=[m.value for m in body.modes],
@@ -49,8 +52,11 @@ def check_target(limits: PayloadLimits, body: TargetIn) -> None:
 
 @router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
 def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
-    """Compare a learner with one or more roles: each skill of the role profile is covered, partly covered or
-    missing, with its weight and the gap it leaves."""
+    """Compare a learner with one or more roles.
+
+    Each skill of the role profile is covered, partly covered or missing, with its weight and the gap it
+    leaves.
+    """
     check_target(limits, body)
     with library_errors():
         report = served.service.gaps(body.roles, to_learner(body), role_weights=body.role_weights).to_dict()
@@ -59,8 +65,11 @@ def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
 
 @router.post("/recommendations", response_model=RecommendationOut, responses=errors(400, 404, 413, 422, 503))
 def recommendations(body: RecommendationsRequest, served: ServedDep, limits: LimitsDep) -> Response:
-    """A pathway of credentials that closes as much of the learner's weighted gap as the limits allow, in study
-    order, with what each step covers (and the learning outcome that shows it) and the gap left, with reasons."""
+    """A pathway of credentials that closes as much of the learner's weighted gap as the limits allow.
+
+    The steps come in study order, with what each step covers (and the learning outcome that shows it), and
+    the gap left, with reasons.
+    """
     check_target(limits, body)
     limits.texts(("body", "exclude_providers"), body.exclude_providers, limits.max_skills, "providers")
     with library_errors():

@@ -20,8 +20,10 @@ def search_roles(
     q: Annotated[str | None, Query(description="Job title or role name; omit to list roles.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Most roles returned.")] = 10,
 ) -> RoleSearchResponse:
-    """Roles matching a job title (taxonomy occupations and roles grouped from postings), best first; without
-    ``q``, the roles with the most postings."""
+    """Roles matching a job title, best first; without ``q``, the roles with the most postings.
+
+    Roles are taxonomy occupations and roles grouped from postings.
+    """
     catalog = served.matcher.roles
     if q is not None and q.strip():
         limits.text(("query", "q"), q)
@@ -54,8 +56,10 @@ def search_roles(
 
 @router.get("/{role_id:path}", response_model=RoleProfileOut, responses=errors(404, 503))
 def role_profile(role_id: str, served: ServedDep) -> RoleProfileOut:
-    """A role and its weighted skill profile. Role ids are URIs: URL-encode them
-    (``/v1/roles/http%3A%2F%2Fdata.europa.eu%2Fesco%2Foccupation%2F...``)."""
+    """A role and its weighted skill profile.
+
+    Role ids are URIs: URL-encode them (``/v1/roles/http%3A%2F%2Fdata.europa.eu%2Fesco%2Foccupation%2F...``).
+    """
     matcher = served.matcher
     with library_errors():
         info = matcher.roles.info(role_id)
@@ -83,6 +87,6 @@ def role_profile(role_id: str, served: ServedDep) -> RoleProfileOut:
         source=text("source"),
         description=text("description"),
         isco_group=text("isco_group"),
-        postings=int(info["postings"]),  # type: ignore[call-overload]
+        postings=int(info["postings"]),
         skills=skills,
     )
