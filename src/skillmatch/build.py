@@ -17,7 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from skillmatch.bundle import LINK_COLUMNS, OUTCOME_COLUMNS, Bundle, BundleError, write_bundle
+from skillmatch.bundle import (
+    LINK_COLUMNS,
+    OUTCOME_COLUMNS,
+    PREREQUISITE_COLUMNS,
+    Bundle,
+    BundleError,
+    write_bundle,
+)
 from skillmatch.config import Settings
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import make_encoder, query_chain
@@ -26,7 +33,15 @@ from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signatu
 from skillmatch.linking.linker import SkillLinker, label_table, link_options, linker_for
 from skillmatch.matching.roles import ROLE_TABLE_COLUMNS, RoleParams, role_tables
 from skillmatch.readers import load_taxonomy, read_credentials, read_postings
-from skillmatch.schema import CREDENTIAL_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy, rejects_to_frame
+from skillmatch.schema import (
+    CREDENTIAL_COLUMNS,
+    POSTING_COLUMNS,
+    Reject,
+    Taxonomy,
+    looks_like_id,
+    rejects_to_frame,
+    split_skill_level,
+)
 
 #: Stage-aware progress callback: ``progress(stage, done, total)``.
 BuildProgress = Callable[[str, int, int], None]
@@ -105,7 +120,32 @@ def read_inputs(
         sources["postings"] = str(postings)
     else:
         posts = pd.DataFrame(columns=POSTING_COLUMNS)
+    known = set(tax.concepts["id"])
+    creds = screen_ids(creds, known, sources.get("credentials", "credentials"), "credential", all_rejects)
+    posts = screen_ids(posts, known, sources.get("postings", "postings"), "posting", all_rejects)
     return BuildInputs(taxonomy=tax, credentials=creds, postings=posts, rejects=all_rejects, sources=sources)
+
+
+def screen_ids(
+    table: pd.DataFrame, known: set[str], file: str, what: str, rejects: list[Reject]
+) -> pd.DataFrame:
+    """``table`` without the rows whose explicit skills name a taxonomy id the taxonomy does not have.
+
+    Each such row becomes a reject naming the record, the field and the id (ids resolve exactly or not at all).
+    """
+    bad: set[str] = set()
+    for column in ("skills", "prerequisite_skills"):
+        if column not in table.columns:
+            continue
+        for rid, items in zip(table["id"], table[column], strict=True):
+            for item in items or []:
+                text, _level = split_skill_level(item)
+                if looks_like_id(text) and text not in known:
+                    rejects.append(
+                        Reject(file, None, column, f"{what} {rid!r}: unknown taxonomy id {text!r}")
+                    )
+                    bad.add(rid)
+    return table[~table["id"].isin(bad)].reset_index(drop=True) if bad else table
 
 
 def _link_table(
@@ -116,34 +156,84 @@ def _link_table(
     *,
     owner_column: str,
     explicit: bool = False,
+    levels: list[str | None] | None = None,
     progress: BuildProgress | None = None,
     stage: str = "",
     cache: LinkCache | None = None,
 ) -> pd.DataFrame:
-    """Link texts (or normalise explicit skill phrases) and return one row per (owner, skill) hit."""
+    """Link texts (or normalise explicit skill phrases) and return one row per (owner, skill) hit.
+
+    ``levels`` (one per text) fills the ``level`` column: the level the owner teaches (or asks for) the skill at.
+    """
     if not texts:
         return pd.DataFrame(columns=[owner_column, *LINK_COLUMNS])
     step = None if progress is None else (lambda done, total: progress(stage, done, total))
     results = linker.normalise(texts) if explicit else link_cached(linker, texts, cache, progress=step)
+    levels = levels or [None] * len(texts)
     rows = [
-        (owner, s.id, s.score, text, s.evidence, source)
-        for owner, text, found in zip(owner_ids, texts, results, strict=True)
+        (owner, s.id, s.score, text, s.evidence, source, level)
+        for owner, text, level, found in zip(owner_ids, texts, levels, results, strict=True)
         for s in found
     ]
     return pd.DataFrame(rows, columns=[owner_column, *LINK_COLUMNS])
 
 
 def _explicit_links(linker: SkillLinker, owners: pd.DataFrame, owner_column: str) -> pd.DataFrame:
-    """Normalise the explicit ``skills`` lists of ``owners`` (credentials or postings) to concepts."""
-    pairs = [(oid, s) for oid, skills in zip(owners["id"], owners["skills"], strict=True) for s in skills]
+    """Normalise the explicit ``skills`` lists of ``owners`` (credentials or postings) to concepts.
+
+    A skill may carry a level ("SQL: intermediate"); the ``level`` column keeps it (None when not given).
+    """
+    items = [
+        (oid, *split_skill_level(s))
+        for oid, skills in zip(owners["id"], owners["skills"], strict=True)
+        for s in skills
+    ]
     return _link_table(
         linker,
-        [o for o, _ in pairs],
-        [s for _, s in pairs],
+        [o for o, _, _ in items],
+        [t for _, t, _ in items],
         "explicit",
         owner_column=owner_column,
         explicit=True,
+        levels=[str(level) if level else None for _, _, level in items],
     )
+
+
+def _column(table: pd.DataFrame, name: str) -> list[Any]:
+    """A list column of ``table``, or empty lists when the table has no such column."""
+    return table[name].tolist() if name in table.columns else [[] for _ in range(len(table))]
+
+
+def link_prerequisite_skills(
+    linker: SkillLinker, credentials: pd.DataFrame, file: str
+) -> tuple[pd.DataFrame, list[Reject], set[str]]:
+    """The skills each credential requires, at a level (``PREREQUISITE_COLUMNS``), the rejects and their ids.
+
+    A requirement without a level needs the skill at beginner level. A requirement that resolves to no taxonomy
+    skill makes its credential a reject (its admission rule could not be checked).
+    """
+    rows: list[tuple[str, str, str, str]] = []
+    rejects: list[Reject] = []
+    bad: set[str] = set()
+    items = [
+        (cid, *split_skill_level(s))
+        for cid, skills in zip(credentials["id"], _column(credentials, "prerequisite_skills"), strict=True)
+        for s in skills or []
+    ]
+    found = linker.normalise([text for _, text, _ in items]) if items else []
+    for (cid, text, level), hits in zip(items, found, strict=True):
+        if not hits:
+            rejects.append(
+                Reject(
+                    file,
+                    None,
+                    "prerequisite_skills",
+                    f"credential {cid!r}: {text!r} matches no taxonomy skill",
+                )
+            )
+            continue
+        rows.append((cid, hits[0].id, str(level or "beginner"), text))
+    return pd.DataFrame(rows, columns=PREREQUISITE_COLUMNS), rejects, bad
 
 
 def best_links(frame: pd.DataFrame, owner_column: str) -> pd.DataFrame:
@@ -184,7 +274,16 @@ def link_credentials(
         cache=cache,
     )
     explicit = _explicit_links(linker, credentials, "credential_id")
-    return outcomes, best_links(pd.concat([linked, explicit], ignore_index=True), "credential_id")
+    links = best_links(pd.concat([linked, explicit], ignore_index=True), "credential_id")
+    # a skill is taught at its explicit level, else at the credential's level
+    level_of = dict(zip(credentials["id"], credentials["level"], strict=True))
+    links["level"] = [
+        level
+        if isinstance(level, str)
+        else (level_of.get(cid) if isinstance(level_of.get(cid), str) else None)
+        for cid, level in zip(links["credential_id"], links["level"], strict=True)
+    ]
+    return outcomes, links
 
 
 def link_postings(
@@ -235,8 +334,12 @@ def build_bundle(
     settings: Settings,
     progress: BuildProgress | None = None,
     role_params: RoleParams | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Encode, index and link ``inputs``, profile the roles and write a bundle to ``out`` atomically.
+
+    With ``strict``, a credential whose prerequisite skills resolve to no taxonomy skill stops the build
+    (:class:`RejectedInput`); otherwise it is left out and listed in the bundle's rejects.
 
     Returns:
         The bundle's manifest.
@@ -288,6 +391,21 @@ def build_bundle(
     finally:
         if cache is not None:
             cache.close()
+    prerequisite_skills, prerequisite_rejects, dropped = link_prerequisite_skills(
+        linker, inputs.credentials, inputs.sources.get("credentials", "credentials")
+    )
+    credentials = inputs.credentials
+    if prerequisite_rejects:
+        if strict:
+            raise RejectedInput(prerequisite_rejects)
+        credentials = credentials[~credentials["id"].isin(dropped)].reset_index(drop=True)
+        credential_skills = credential_skills[~credential_skills["credential_id"].isin(dropped)]
+        prerequisite_skills = prerequisite_skills[~prerequisite_skills["credential_id"].isin(dropped)]
+        keep = ~outcomes["credential_id"].isin(dropped).to_numpy()
+        outcomes = outcomes[keep].reset_index(drop=True)
+        outcome_index = VectorIndex(
+            exact_limit=settings.exact_index_limit, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search
+        ).build(outcome_index.reconstruct()[keep])
 
     bundle = Bundle(
         path=Path(out),
@@ -297,13 +415,14 @@ def build_bundle(
         label_index=label_index,
         occupation_labels=occ_labels,
         occupation_index=occ_index,
-        credentials=inputs.credentials,
+        credentials=credentials,
         outcomes=outcomes,
         outcome_index=outcome_index,
-        credential_skills=credential_skills,
+        credential_skills=credential_skills.reset_index(drop=True),
+        credential_prerequisites=prerequisite_skills.reset_index(drop=True),
         postings=inputs.postings,
         posting_skills=posting_skills,
-        rejects=rejects_to_frame(inputs.rejects),
+        rejects=rejects_to_frame([*inputs.rejects, *prerequisite_rejects]),
         **{name: pd.DataFrame(columns=cols) for name, cols in ROLE_TABLE_COLUMNS.items()},
     )
     bundle = bundle.replace(**timed("roles", lambda: role_tables(bundle, chain, role_params)))

@@ -30,7 +30,8 @@ from skillmatch.encoding.models import vector_family
 from skillmatch.index import VectorIndex, faiss_version
 from skillmatch.schema import Taxonomy
 
-FORMAT_VERSION = 1
+#: Bumped when the files change: 2 added ``credential_prerequisites`` and the taught ``level`` of each link.
+FORMAT_VERSION = 2
 
 #: The bundle's files (the key is the :class:`Bundle` field or index it holds).
 FILES = {
@@ -46,6 +47,7 @@ FILES = {
     "outcomes": "outcomes.parquet",
     "outcome_index": "outcomes.faiss",
     "credential_skills": "credential_skills.parquet",
+    "credential_prerequisites": "credential_prerequisites.parquet",
     "postings": "postings.parquet",
     "posting_skills": "posting_skills.parquet",
     "roles": "roles.parquet",
@@ -56,14 +58,17 @@ FILES = {
 }
 
 #: Columns of the link tables (credential_skills uses ``credential_id``, posting_skills ``posting_id``).
-LINK_COLUMNS = ["skill_id", "score", "evidence", "phrase", "source"]
+#: ``level``: the level a credential teaches the skill at (explicit, else the credential's level; None unknown).
+LINK_COLUMNS = ["skill_id", "score", "evidence", "phrase", "source", "level"]
+#: The skills a credential requires before it can be taken, at a level (``text`` as written in the catalogue).
+PREREQUISITE_COLUMNS = ["credential_id", "skill_id", "level", "text"]
 OUTCOME_COLUMNS = ["credential_id", "position", "text"]
 
 #: Table columns that hold lists (parquet gives arrays back).
 _LIST_COLUMNS = {
     "concepts": ("alt_labels", "broader"),
     "occupations": ("alt_labels",),
-    "credentials": ("learning_outcomes", "skills", "prerequisites", "stackable_into"),
+    "credentials": ("learning_outcomes", "skills", "prerequisites", "prerequisite_skills", "stackable_into"),
     "postings": ("skills",),
 }
 
@@ -87,6 +92,7 @@ class Bundle:
     outcomes: pd.DataFrame
     outcome_index: VectorIndex
     credential_skills: pd.DataFrame
+    credential_prerequisites: pd.DataFrame
     postings: pd.DataFrame
     posting_skills: pd.DataFrame
     roles: pd.DataFrame
@@ -112,6 +118,7 @@ class Bundle:
             "credentials": self.credentials,
             "outcomes": self.outcomes,
             "credential_skills": self.credential_skills,
+            "credential_prerequisites": self.credential_prerequisites,
             "postings": self.postings,
             "posting_skills": self.posting_skills,
             "roles": self.roles,
@@ -243,6 +250,7 @@ def open_bundle(path: Path, *, ef_search: int = 64, verify_checksums: bool = Tru
         outcomes=table("outcomes"),
         outcome_index=index("outcome_index"),
         credential_skills=table("credential_skills"),
+        credential_prerequisites=table("credential_prerequisites"),
         postings=table("postings"),
         posting_skills=table("posting_skills"),
         roles=table("roles"),

@@ -7,6 +7,7 @@ optional scalar columns hold ``None``/``NaN`` when absent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -22,6 +23,50 @@ class Level(StrEnum):
 
 
 LEVEL_RANK: dict[str, int] = {Level.BEGINNER: 1, Level.INTERMEDIATE: 2, Level.ADVANCED: 3}
+
+_LEVEL_ALIASES = {
+    "beginner": Level.BEGINNER,
+    "basic": Level.BEGINNER,
+    "novice": Level.BEGINNER,
+    "entry": Level.BEGINNER,
+    "foundation": Level.BEGINNER,
+    "intermediate": Level.INTERMEDIATE,
+    "medium": Level.INTERMEDIATE,
+    "good": Level.INTERMEDIATE,
+    "advanced": Level.ADVANCED,
+    "expert": Level.ADVANCED,
+    "proficient": Level.ADVANCED,
+}
+_LEVEL_SUFFIX = re.compile(r"^(?P<skill>.+?)\s*(?:[:=\-–]\s*(?P<a>[A-Za-z]+)|\((?P<b>[A-Za-z]+)\))\s*$")
+
+
+def parse_level(value: str | None) -> Level | None:
+    """A proficiency level from its name or a common alias; None when absent; ValueError when unknown."""
+    if value is None or not str(value).strip():
+        return None
+    level = _LEVEL_ALIASES.get(str(value).strip().lower())
+    if level is None:
+        raise ValueError(f"unknown proficiency level {value!r}; use beginner, intermediate or advanced")
+    return level
+
+
+#: A taxonomy id written as a URI or URN (ESCO: ``http://data.europa.eu/esco/skill/<uuid>``).
+_ID_PATTERN = re.compile(r"^(?:https?://|urn:)\S+$", re.IGNORECASE)
+
+
+def looks_like_id(text: str) -> bool:
+    """Whether ``text`` is written as a taxonomy id (a URI or URN), so it must resolve exactly or be refused."""
+    return bool(_ID_PATTERN.match(text.strip()))
+
+
+def split_skill_level(text: str) -> tuple[str, Level | None]:
+    """Split "Python: advanced" / "Python (advanced)" into the skill text and its level (if the suffix is one)."""
+    match = _LEVEL_SUFFIX.match(text.strip())
+    if match:
+        word = (match.group("a") or match.group("b") or "").lower()
+        if word in _LEVEL_ALIASES:
+            return match.group("skill").strip(), _LEVEL_ALIASES[word]
+    return text.strip(), None
 
 
 class Mode(StrEnum):
@@ -72,6 +117,7 @@ CREDENTIAL_COLUMNS = [
     "assessment",
     "quality_assurance",
     "prerequisites",
+    "prerequisite_skills",
     "stackable_into",
     "issuer",
     "issuer_country",

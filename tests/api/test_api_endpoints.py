@@ -239,6 +239,14 @@ def test_gaps_by_role_id_with_held_credential_and_weights(client: TestClient) ->
         ({"roles": ["data analyst"], "skills": ["SQL"], "role_weights": [0]}, 422, "greater than 0"),
         ({"roles": ["astronaut"], "skills": ["SQL"]}, 404, "unknown role"),
         ({"roles": ["data analyst"], "credentials_held": ["C-NOPE"]}, 404, "C-NOPE"),
+        (
+            {
+                "roles": ["data analyst"],
+                "skills": ["SQL", "http://data.europa.eu/esco/skill/no-such: beginner"],
+            },
+            422,
+            "http://data.europa.eu/esco/skill/no-such",
+        ),
     ],
 )
 def test_gaps_errors(client: TestClient, body: dict, status: int, needle: str) -> None:

@@ -100,3 +100,17 @@ def test_skillspan_titles_normalise_or_cluster(matcher: MatchContext) -> None:
 def test_role_search_finds_data_analyst(matcher: MatchContext) -> None:
     [hits] = matcher.roles.search(["Data Analyst"], top_k=3)
     assert hits[0].id == DATA_ANALYST
+
+
+def test_every_esco_preferred_label_and_id_resolves_to_its_own_concept(bundle: Skillmatch) -> None:
+    concepts = bundle.bundle.taxonomy.concepts
+    ids, labels = concepts["id"].tolist(), concepts["label"].tolist()
+    by_label = [found[0].id if found else None for found in bundle.linker.normalise(labels)]
+    wrong = [(label, got) for label, want, got in zip(labels, ids, by_label, strict=True) if got != want]
+    assert wrong == [], f"{len(wrong)} of {len(labels)} preferred labels resolve elsewhere, e.g. {wrong[:5]}"
+    by_id = [found[0].id for found in bundle.linker.normalise(ids)]
+    assert by_id == ids
+    # the cases found on an outside benchmark: a preferred label that is also another concept's alternative label
+    for label in ("CSS", "MATLAB", "microprocessors"):
+        [hit] = bundle.linker.normalise([label])
+        assert hit.label == label and hit.score == 1.0

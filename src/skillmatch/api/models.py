@@ -377,6 +377,15 @@ class CoverOut(BaseModel):
     match_kind: str
 
 
+class RequirementOut(BaseModel):
+    """A skill a credential requires before it can be taken, and what meets it."""
+
+    skill_id: str
+    label: str
+    level: Level
+    met_by: str
+
+
 class PathwayStepOut(BaseModel):
     """One credential of the pathway, in study order."""
 
@@ -387,6 +396,11 @@ class PathwayStepOut(BaseModel):
     covers: list[CoverOut]
     prerequisites: list[str]
     required_by: str | None = Field(description="Set when the step is a prerequisite of that credential.")
+    requires: list[RequirementOut] = Field(
+        default_factory=list,
+        description="The skills this credential requires, at a level, and how each is met: 'learner' when the "
+        "learner has it, else the id of the earlier step that teaches it.",
+    )
 
 
 class RemainingGapOut(BaseModel):

@@ -294,6 +294,17 @@ SkillsOpt = Annotated[
         "--skills", "-s", help='Skills, comma- or semicolon-separated; "Python: advanced" sets a level.'
     ),
 ]
+SkillOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skill",
+        help='One skill, as a label, free text or taxonomy id, optionally with a level ("SQL: intermediate"); '
+        "repeatable, and commas stay part of the skill.",
+    ),
+]
+SkillsFileOpt = Annotated[
+    Path | None, typer.Option("--skills-file", help="A UTF-8 file of skills, one per line (commas allowed).")
+]
 CvOpt = Annotated[Path | None, typer.Option("--cv", help="CV or paragraph text file (UTF-8).")]
 HeldOpt = Annotated[
     list[str] | None, typer.Option("--held", help="Id of a credential already held (repeatable).")
@@ -308,8 +319,14 @@ def split_skills(text: str | None) -> list[str]:
     return [s.strip() for s in re.split(r"[,;\n]", text) if s.strip()]
 
 
-def learner_from_options(skills: str | None, cv: Path | None, held: list[str] | None) -> Learner:
-    """A learner from CLI options."""
+def learner_from_options(
+    skills: str | None,
+    cv: Path | None,
+    held: list[str] | None,
+    skill: list[str] | None = None,
+    skills_file: Path | None = None,
+) -> Learner:
+    """A learner from CLI options: ``--skills`` (split on commas), ``--skill`` (one each), ``--skills-file``."""
     from skillmatch.matching.gaps import make_learner
 
     cv_text = None
@@ -320,9 +337,12 @@ def learner_from_options(skills: str | None, cv: Path | None, held: list[str] | 
             fail(f"{cv}: no such file")
         except UnicodeDecodeError as exc:
             fail(f"{cv}: not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8")
-    learner = make_learner(split_skills(skills), cv_text, held or [])
+    listed = [*split_skills(skills), *(skill or [])]
+    if skills_file is not None:
+        listed.extend(line for line in read_lines(skills_file) if line.strip())
+    learner = make_learner(listed, cv_text, held or [])
     if not learner.skills and not learner.cv and not learner.credentials_held:
-        fail("tell us what the learner has: --skills, --cv and/or --held", EXIT_USAGE)
+        fail("tell us what the learner has: --skills, --skill, --skills-file, --cv and/or --held", EXIT_USAGE)
     return learner
 
 
@@ -375,12 +395,14 @@ def gaps(
     bundle: BundleOpt,
     role: RoleOpt,
     skills: SkillsOpt = None,
+    skill: SkillOpt = None,
+    skills_file: SkillsFileOpt = None,
     cv: CvOpt = None,
     held: HeldOpt = None,
     output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
 ) -> None:
     """Compare a learner with one or more roles: covered, partly covered and missing skills."""
-    learner = learner_from_options(skills, cv, held)
+    learner = learner_from_options(skills, cv, held, skill, skills_file)
     service = open_service(bundle)
     role_ids = resolve_roles(service, role)
     with friendly_errors():
@@ -413,6 +435,8 @@ def recommend(
     bundle: BundleOpt,
     role: RoleOpt,
     skills: SkillsOpt = None,
+    skill: SkillOpt = None,
+    skills_file: SkillsFileOpt = None,
     cv: CvOpt = None,
     held: HeldOpt = None,
     max_hours: Annotated[float | None, typer.Option("--max-hours", min=0)] = None,
@@ -431,7 +455,7 @@ def recommend(
     from skillmatch.matching.gaps import UnknownCredentialError
     from skillmatch.matching.recommend import Limits
 
-    learner = learner_from_options(skills, cv, held)
+    learner = learner_from_options(skills, cv, held, skill, skills_file)
     with friendly_errors(EXIT_USAGE):
         limits = Limits(
             max_hours=max_hours,
@@ -465,6 +489,12 @@ def recommend(
         covers = "; ".join(f"{x.label} ({x.degree:.2f})" for x in step.covers[:4])
         if step.required_by:
             covers = f"prerequisite of {step.required_by}. " + covers
+        needs = [
+            f"{r.label} ({r.level}, {'you have it' if r.met_by == 'learner' else r.met_by})"
+            for r in step.requires
+        ]
+        if needs:
+            covers += ". Needs " + "; ".join(needs)
         table.add_row(
             str(step.step),
             f"{c['title']} ({c['id']}, {c['provider']})",

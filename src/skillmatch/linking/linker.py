@@ -31,6 +31,7 @@ from skillmatch.encoding.base import Encoder, ProgressFn
 from skillmatch.encoding.lru import LRU
 from skillmatch.index import VectorIndex
 from skillmatch.linking.phrases import sentence_segments, word_ngrams
+from skillmatch.schema import looks_like_id
 
 #: Columns of the label table that sits beside the label index (row i of the table is row i of the index).
 LABEL_COLUMNS = ["concept_id", "text", "kind"]
@@ -91,6 +92,48 @@ def link_options(settings: Settings) -> dict[str, Any]:
         "ngram_max_words": settings.link_ngram_max_words,
         "multi_hit_bonus": settings.link_multi_hit_bonus,
     }
+
+
+def exact_key(text: str) -> str:
+    """The key of exact label matching: case-folded, white space collapsed."""
+    return " ".join(str(text).casefold().split())
+
+
+class ExactLabels:
+    """Exact resolution of an explicit skill: a taxonomy id, else a preferred label, else an alternative label.
+
+    Rules (docs/matching.md): a text that is a concept id is that concept; a text equal (case-folded, white space
+    collapsed) to a preferred label is that concept, before any alternative label of another concept with the same
+    text ("CSS" is the skill "CSS", not "style sheet languages" whose alternative label it also is); a text equal to
+    the alternative labels of several concepts is ambiguous and goes to the one the dense ranking of that text puts
+    first among them (the lowest id when none of them is ranked).
+
+    Args:
+        labels: the label table (``concept_id``, ``text``, ``kind``: ``preferred`` or ``alt``).
+        concept_ids: every concept id of the taxonomy.
+    """
+
+    def __init__(self, labels: pd.DataFrame, concept_ids: Iterable[str]) -> None:
+        self.ids = {str(c) for c in concept_ids}
+        self.preferred: dict[str, list[str]] = {}
+        self.alternative: dict[str, list[str]] = {}
+        for cid, text, kind in zip(labels["concept_id"], labels["text"], labels["kind"], strict=True):
+            table = self.preferred if kind == "preferred" else self.alternative
+            found = table.setdefault(exact_key(text), [])
+            if cid not in found:
+                found.append(str(cid))
+
+    def candidates(self, text: str) -> tuple[list[str], str]:
+        """The concepts ``text`` names exactly and how (``id``, ``preferred label``, ``alternative label``)."""
+        text = text.strip()
+        if text in self.ids:
+            return [text], "id"
+        key = exact_key(text)
+        if key in self.preferred:
+            return self.preferred[key], "preferred label"
+        if key in self.alternative:
+            return self.alternative[key], "alternative label"
+        return [], ""
 
 
 def options_for(manifest: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -239,6 +282,7 @@ class SkillLinker:
         self._concept_ids = np.asarray(concept_ids, dtype=object)
         self._label_texts = self.labels["text"].to_numpy()
         self.lexicon = LabelLexicon(self._label_texts) if lexical_weight > 0 and len(self.labels) else None
+        self.exact = ExactLabels(self.labels, concept_labels)
         self._normalised: LRU[tuple[str, float, int], tuple[LinkedSkill, ...]] | None = (
             LRU(memory_cache) if memory_cache > 0 else None
         )
@@ -420,7 +464,12 @@ class SkillLinker:
     def normalise(
         self, phrases: Sequence[str], *, min_score: float | None = None, top_k: int = 1
     ) -> list[list[LinkedSkill]]:
-        """Map each phrase of an explicit skill list, as a whole, to its best concepts (no splitting)."""
+        """Map each phrase of an explicit skill list, as a whole, to its best concepts (no splitting).
+
+        A phrase that names a concept exactly (its id, a preferred label, an alternative label; see
+        :class:`ExactLabels`) resolves to it with score 1.0, ahead of any embedding neighbour. A phrase written as
+        a taxonomy id that the taxonomy does not have links to nothing (see :meth:`unknown_ids`).
+        """
         threshold = self.min_score if min_score is None else min_score
         clean = [p.strip() for p in phrases]
         keys = {p: (p, float(threshold), top_k) for p in dict.fromkeys(p for p in clean if p)}
@@ -429,16 +478,40 @@ class SkillLinker:
             cache.get_many(keys.values()) if cache is not None else {}
         )
         todo = [p for p, key in keys.items() if key not in done]
-        if todo:
-            hits = self._search_segments(todo, None)
-            new = {
-                keys[p]: tuple(self._ranked(self._aggregate([(p, None)], hits), threshold, top_k))
-                for p in todo
-            }
-            if cache is not None:
-                cache.put_many(new)
-            done.update(new)
+        exact = {p: self.exact.candidates(p) for p in todo}
+        unknown = {p for p in todo if not exact[p][0] and looks_like_id(p)}
+        # the dense ranking decides ambiguous exact matches and fills the places after an exact match
+        dense = [p for p in todo if p not in unknown and (len(exact[p][0]) != 1 or top_k > 1)]
+        ranked: dict[str, list[LinkedSkill]] = {}
+        if dense:
+            hits = self._search_segments(dense, None)
+            for p in dense:
+                floor = -1.0 if exact[p][0] else threshold
+                depth = top_k + len(exact[p][0]) + 10 if exact[p][0] else top_k
+                ranked[p] = self._ranked(self._aggregate([(p, None)], hits), floor, depth)
+        new: dict[tuple[str, float, int], tuple[LinkedSkill, ...]] = {}
+        for p in todo:
+            candidates, how = exact[p]
+            if p in unknown:
+                new[keys[p]] = ()
+            elif not candidates:
+                new[keys[p]] = tuple(ranked[p])
+            else:
+                order = [s.id for s in ranked.get(p, []) if s.id in candidates]
+                chosen = order[0] if order else sorted(candidates)[0]
+                label = self.concept_labels.get(chosen, chosen)
+                matched = label if how in {"id", "preferred label"} else p
+                first = LinkedSkill(chosen, label, 1.0, p, matched)
+                rest = [s for s in ranked.get(p, []) if s.id != chosen and s.score >= threshold]
+                new[keys[p]] = (first, *rest[: top_k - 1])
+        if cache is not None:
+            cache.put_many(new)
+        done.update(new)
         return [list(done[keys[phrase]]) if phrase else [] for phrase in clean]
+
+    def unknown_ids(self, phrases: Sequence[str]) -> list[str]:
+        """The phrases written as taxonomy ids (URIs, URNs) that are not ids of this taxonomy, in order."""
+        return [p.strip() for p in phrases if looks_like_id(p) and p.strip() not in self.exact.ids]
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Any
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from skillmatch.matching.context import MatchContext
-from skillmatch.matching.gaps import UnknownCredentialError, parse_level
-from skillmatch.schema import Mode
+from skillmatch.matching.gaps import UnknownCredentialError
+from skillmatch.schema import Mode, parse_level
 
 #: Most outcome hits fetched from the index per query (bounds the cost of one search on a large catalogue).
 MAX_OUTCOME_HITS = 1000

@@ -18,6 +18,7 @@ from skillmatch.encoding.base import Encoder
 from skillmatch.linking.linker import SkillLinker
 from skillmatch.matching.roles import RoleCatalog
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
+from skillmatch.schema import LEVEL_RANK
 
 #: Approximate conversion rates to EUR used to compare costs across currencies (override in MatchParams).
 DEFAULT_FX_TO_EUR: dict[str, float] = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "INR": 0.011, "CHF": 1.05}
@@ -53,6 +54,17 @@ class MatchParams:
     relevance_exponent: float = 0.5
     space: SpaceParams = field(default_factory=SpaceParams)
     fx_to_eur: tuple[tuple[str, float], ...] = tuple(DEFAULT_FX_TO_EUR.items())
+    #: the recommender's weight of a gap skill the taxonomy marks essential for the role (and of skills only the
+    #: role's postings ask for) ...
+    essential_weight: float = 1.0
+    #: ... and of an optional one: an optional skill counts a tenth of an essential one of the same profile weight
+    optional_weight: float = 0.1
+    #: a credential that teaches a broader, narrower or similar skill instead of the gap skill itself earns this
+    #: share of the partial credit of :class:`SpaceParams`, so that partial credit on an essential skill (at most
+    #: 0.8 x 0.5 = 0.4) stays below covering an essential skill exactly (1.0)
+    partial_factor: float = 0.5
+    #: the level a learner is taken to hold a skill at when they gave none (for skill prerequisites)
+    assumed_level: str = "intermediate"
 
 
 def _clean(value: Any) -> Any:
@@ -99,12 +111,22 @@ class MatchContext:
         }
         self.credential_links: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
         self.credentials_by_skill: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+        #: (credential id, skill id) -> rank of the level the credential teaches the skill at (absent: unknown)
+        self.taught_rank: dict[tuple[str, str], int] = {}
         links = bundle.credential_skills
-        for cid, sid, score, evidence in zip(
-            links["credential_id"], links["skill_id"], links["score"], links["evidence"], strict=True
+        levels = links["level"] if "level" in links.columns else [None] * len(links)
+        for cid, sid, score, evidence, level in zip(
+            links["credential_id"], links["skill_id"], links["score"], links["evidence"], levels, strict=True
         ):
             self.credential_links[cid].append((sid, float(score), str(evidence)))
             self.credentials_by_skill[sid].append((cid, float(score), str(evidence)))
+            if isinstance(level, str) and level in LEVEL_RANK:
+                self.taught_rank[(cid, sid)] = LEVEL_RANK[level]
+        #: credential id -> the skills it requires, with the rank of the level required
+        self.requirements: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        pre = bundle.credential_prerequisites
+        for cid, sid, level in zip(pre["credential_id"], pre["skill_id"], pre["level"], strict=True):
+            self.requirements[cid].append((str(sid), LEVEL_RANK.get(str(level), 1)))
         self.fx = dict(self.params.fx_to_eur)
 
     def strength(self, link_score: float) -> float:

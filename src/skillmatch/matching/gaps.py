@@ -8,32 +8,18 @@ skills. Every skill of the role profile is then covered, partly covered or missi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from skillmatch.schema import LEVEL_RANK, Level
+from skillmatch.schema import LEVEL_RANK, Level, parse_level, split_skill_level
 
 if TYPE_CHECKING:
     from skillmatch.matching.context import MatchContext
 
-_LEVEL_ALIASES = {
-    "beginner": Level.BEGINNER,
-    "basic": Level.BEGINNER,
-    "novice": Level.BEGINNER,
-    "entry": Level.BEGINNER,
-    "foundation": Level.BEGINNER,
-    "intermediate": Level.INTERMEDIATE,
-    "medium": Level.INTERMEDIATE,
-    "good": Level.INTERMEDIATE,
-    "advanced": Level.ADVANCED,
-    "expert": Level.ADVANCED,
-    "proficient": Level.ADVANCED,
-}
-_LEVEL_SUFFIX = re.compile(r"^(?P<skill>.+?)\s*(?:[:=\-–]\s*(?P<a>[A-Za-z]+)|\((?P<b>[A-Za-z]+)\))\s*$")
+_RANK_LEVEL = {rank: str(level) for level, rank in LEVEL_RANK.items()}
 
 #: Coverage at or above this counts as covered.
 COVERED = 0.999
@@ -43,24 +29,15 @@ class UnknownCredentialError(LookupError):
     """A credential id that the bundle does not know."""
 
 
-def parse_level(value: str | None) -> Level | None:
-    """A proficiency level from its name or a common alias; None when absent; ValueError when unknown."""
-    if value is None or not str(value).strip():
-        return None
-    level = _LEVEL_ALIASES.get(str(value).strip().lower())
-    if level is None:
-        raise ValueError(f"unknown proficiency level {value!r}; use beginner, intermediate or advanced")
-    return level
+class UnknownSkillError(ValueError):
+    """A learner skill written as a taxonomy id that the bundle's taxonomy does not have."""
 
-
-def split_skill_level(text: str) -> tuple[str, Level | None]:
-    """Split "Python: advanced" / "Python (advanced)" into the skill text and its level (if the suffix is one)."""
-    match = _LEVEL_SUFFIX.match(text.strip())
-    if match:
-        word = (match.group("a") or match.group("b") or "").lower()
-        if word in _LEVEL_ALIASES:
-            return match.group("skill").strip(), _LEVEL_ALIASES[word]
-    return text.strip(), None
+    def __init__(self, ids: Sequence[str]) -> None:
+        self.ids = list(ids)
+        names = ", ".join(repr(i) for i in self.ids)
+        super().__init__(
+            f"unknown taxonomy id(s) in skills: {names}; give a skill of this taxonomy or its label"
+        )
 
 
 @dataclass
@@ -184,7 +161,16 @@ class GapReport:
 
 
 def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
-    """Link a learner's skills, CV and held credentials to taxonomy skills."""
+    """Link a learner's skills, CV and held credentials to taxonomy skills.
+
+    Skills given as taxonomy ids or exact labels resolve exactly (see
+    :class:`~skillmatch.linking.linker.ExactLabels`); a held credential gives each skill it teaches at the level
+    it teaches it.
+
+    Raises:
+        UnknownSkillError: a skill is written as a taxonomy id that the taxonomy does not have.
+        UnknownCredentialError: a held credential id is not in the catalogue.
+    """
     labels = matcher.concept_labels
     held: dict[str, HeldSkill] = {}
 
@@ -202,6 +188,9 @@ def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
         text, level = split_skill_level(raw)
         texts.append(text)
         levels.append(level or level_of.get(text.lower()))
+    unknown = matcher.linker.unknown_ids(texts)
+    if unknown:
+        raise UnknownSkillError(unknown)
     unmatched: list[str] = []
     for text, level, found in zip(texts, levels, matcher.linker.normalise(texts), strict=True):
         if not text:
@@ -220,11 +209,12 @@ def resolve_learner(matcher: MatchContext, learner: Learner) -> LearnerProfile:
             raise UnknownCredentialError(f"unknown credential id {cid!r} in credentials_held")
         level = known[cid].get("level")
         for sid, score, outcome in matcher.credential_links.get(cid, []):
+            taught = matcher.taught_rank.get((cid, sid))
             add(
                 HeldSkill(
                     sid,
                     labels.get(sid, sid),
-                    level if isinstance(level, str) else None,
+                    _RANK_LEVEL[taught] if taught else (level if isinstance(level, str) else None),
                     score,
                     f"credential {cid}",
                     outcome,

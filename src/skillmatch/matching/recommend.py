@@ -7,16 +7,16 @@ order the picks into a pathway and explain each pick and whatever gap remains.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
 
 from skillmatch.matching.context import MatchContext
-from skillmatch.matching.gaps import GapReport, Learner, analyse_gap, parse_level, resolve_learner
+from skillmatch.matching.gaps import GapReport, Learner, LearnerProfile, analyse_gap, resolve_learner
 from skillmatch.matching.optimize import Budget, Candidate, GapReason, remaining_gap, solve
-from skillmatch.schema import LEVEL_RANK, Mode
+from skillmatch.schema import LEVEL_RANK, Mode, parse_level
 
 
 @dataclass
@@ -63,6 +63,16 @@ class CoveredSkill:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """A skill a credential requires, at a level, and how it is met: by the learner or by an earlier credential."""
+
+    skill_id: str
+    label: str
+    level: str
+    met_by: str
+
+
+@dataclass(frozen=True)
 class PathwayStep:
     """One credential of a pathway, in study order."""
 
@@ -74,6 +84,7 @@ class PathwayStep:
     covers: list[CoveredSkill]
     prerequisites: list[str]
     required_by: str | None
+    requires: list[Requirement] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,23 +168,42 @@ class Recommendation:
 
 
 def credential_coverage(
-    matcher: MatchContext, gap: dict[str, float], profile_skills: Iterable[str]
+    matcher: MatchContext,
+    gap: Mapping[str, float],
+    profile_skills: Iterable[str],
+    current: Mapping[str, float] | None = None,
+    required_level: str = "intermediate",
 ) -> tuple[dict[str, dict[str, tuple[float, str, str, str]]], dict[str, float]]:
-    """How much each credential covers each gap skill, and each credential's relevance to the profile.
+    """How much of each gap skill's remaining gap each credential closes, and each credential's relevance.
+
+    A credential that teaches skill ``t`` (related to gap skill ``s`` with credit ``r``: 1 for ``s`` itself,
+    ``r * partial_factor`` for a broader, narrower or similar skill) at level ``L`` brings ``s`` to coverage
+    ``r * strength(link score) * min(1, rank(L) / rank(required))``; its degree is the share of the gap it closes,
+    ``(that - current) / (1 - current)`` (0 when it brings nothing new: a beginner course for a learner who already
+    has the skill at beginner level). A skill taught at no known level counts as taught to the required level.
 
     Returns ``(coverage, relevance)``: coverage is credential id -> gap skill -> (degree, outcome evidence, taught
     skill id, match kind); relevance is credential id -> share of what it teaches that ``profile_skills`` need.
     Degrees are scaled by relevance ** exponent, so a credential that teaches a gap skill in passing, among mostly
     unrelated ones (a palliative-care course's "communication" for a data analyst), counts for less.
     """
+    current = current or {}
+    required = LEVEL_RANK[required_level]
+    partial = matcher.params.partial_factor
     related = matcher.space.related(gap)
     raw: dict[str, dict[str, tuple[float, str, str, str]]] = {}
     for sid in gap:
+        before = min(current.get(sid, 0.0), 0.999)
         for rel in related[sid]:
+            credit = rel.credit if rel.kind == "exact" else rel.credit * partial
             for cid, score, evidence in matcher.credentials_by_skill.get(rel.other, []):
-                degree = rel.credit * matcher.strength(score)
-                current = raw.setdefault(cid, {}).get(sid)
-                if current is None or degree > current[0]:
+                taught = matcher.taught_rank.get((cid, rel.other), required)
+                reached = credit * matcher.strength(score) * min(1.0, taught / required)
+                degree = max(0.0, (reached - before) / (1.0 - before))
+                if degree <= 0:
+                    continue
+                old = raw.setdefault(cid, {}).get(sid)
+                if old is None or degree > old[0]:
                     raw[cid][sid] = (degree, evidence, rel.other, rel.kind)
     relevance = matcher.relevance(profile_skills, raw)
     exponent = matcher.params.relevance_exponent
@@ -182,6 +212,78 @@ def credential_coverage(
         for cid, cov in raw.items()
     }
     return coverage, relevance
+
+
+_LEVEL_NAMES = {rank: str(level) for level, rank in LEVEL_RANK.items()}
+
+
+def _objective_weights(matcher: MatchContext, report: GapReport) -> dict[str, float]:
+    """The multiplier of each gap skill in the optimiser's objective.
+
+    Essential skills (and those only the role's postings ask for) get ``essential_weight``, optional ones
+    ``optional_weight`` (see :class:`~skillmatch.matching.context.MatchParams`).
+    """
+    params = matcher.params
+    return {
+        i.skill_id: params.optional_weight if i.relation == "optional" else params.essential_weight
+        for i in report.items
+    }
+
+
+def held_ranks(matcher: MatchContext, profile: LearnerProfile) -> dict[str, int]:
+    """The rank of the level the learner holds each skill at (``assumed_level`` when they gave none)."""
+    assumed = LEVEL_RANK[matcher.params.assumed_level]
+    return {sid: LEVEL_RANK.get(h.level or "", assumed) for sid, h in profile.skills.items()}
+
+
+def meet_requirements(
+    matcher: MatchContext, eligible: Collection[str], have: Mapping[str, int]
+) -> tuple[dict[str, list[tuple[str, int, str]]], set[str]]:
+    """How each eligible credential's skill prerequisites are met, and the credentials whose cannot be.
+
+    A required skill is met by the learner when they hold it at the level or above; otherwise by the cheapest
+    eligible credential (fewest hours, then cost, then id) that teaches that very skill at the level or above and
+    whose own requirements the learner meets. That credential becomes a prerequisite of the one that needs it, so
+    the optimiser takes both or neither and the pathway puts it first.
+
+    Returns:
+        ``(met, unmet)``: credential id -> [(skill id, rank, met_by: "learner" or a credential id)], and the ids
+        of credentials with a requirement that nothing eligible meets.
+    """
+    met: dict[str, list[tuple[str, int, str]]] = {}
+    unmet: set[str] = set()
+
+    def own_ok(cid: str) -> bool:
+        return all(have.get(sid, 0) >= rank for sid, rank in matcher.requirements.get(cid, []))
+
+    def sort_key(cid: str) -> tuple[float, float, str]:
+        c = matcher.credentials_by_id[cid]
+        return (float(c.get("duration_hours") or 0.0), float(c.get("cost") or 0.0), cid)
+
+    for cid in eligible:
+        ways: list[tuple[str, int, str]] = []
+        for sid, rank in matcher.requirements.get(cid, []):
+            if have.get(sid, 0) >= rank:
+                ways.append((sid, rank, "learner"))
+                continue
+            providers = sorted(
+                (
+                    other
+                    for other, _score, _evidence in matcher.credentials_by_skill.get(sid, [])
+                    if other != cid
+                    and other in eligible
+                    and matcher.taught_rank.get((other, sid), 0) >= rank
+                    and own_ok(other)
+                ),
+                key=sort_key,
+            )
+            if not providers:
+                unmet.add(cid)
+                break
+            ways.append((sid, rank, providers[0]))
+        else:
+            met[cid] = ways
+    return met, unmet
 
 
 def exclusion_reason(matcher: MatchContext, cid: str, limits: Limits) -> str | None:
@@ -240,7 +342,8 @@ def recommend(
     report: GapReport = analyse_gap(matcher, profile, role_ids, role_weights)
     gap = report.gap()
     held = set(learner.credentials_held)
-    coverage, relevance = credential_coverage(matcher, gap, [i.skill_id for i in report.items])
+    current = {i.skill_id: i.coverage for i in report.items}
+    coverage, relevance = credential_coverage(matcher, gap, [i.skill_id for i in report.items], current)
     excluded: dict[str, str] = {}
     for cid in _prerequisite_closure(matcher, set(coverage)):
         if cid in held:
@@ -257,6 +360,21 @@ def recommend(
     # prerequisites of on-target credentials stay eligible even when they are broad themselves
     eligible_ids = _prerequisite_closure(matcher, seeds) - set(excluded)
     excluded.update({c: "off_target" for c in off_target - eligible_ids})
+    # skill prerequisites: met by the learner, or by an eligible credential that then comes first
+    providers = {
+        cid
+        for ways in matcher.requirements.values()
+        for sid, rank in ways
+        for cid, _score, _evidence in matcher.credentials_by_skill.get(sid, [])
+        if matcher.taught_rank.get((cid, sid), 0) >= rank and cid not in excluded and cid not in held
+    }
+    have = held_ranks(matcher, profile)
+    met, unmet = meet_requirements(matcher, eligible_ids | (providers - set(excluded)), have)
+    excluded.update({c: "prerequisite_skills_unmet" for c in unmet & eligible_ids})
+    eligible_ids -= unmet
+    eligible_ids |= {way for c in eligible_ids for _sid, _rank, way in met.get(c, []) if way != "learner"}
+    weights = _objective_weights(matcher, report)
+    objective_gap = {sid: gap[sid] * weights[sid] for sid in gap}
     candidates = []
     for cid in sorted(eligible_ids | (held & set(matcher.credentials_by_id))):
         c = matcher.credentials_by_id[cid]
@@ -268,14 +386,19 @@ def recommend(
                 cost=float(cost or 0.0),
                 coverage={s: v[0] for s, v in coverage.get(cid, {}).items() if v[0] > 0},
                 prerequisites=tuple(
-                    p for p in (c.get("prerequisites") or []) if p in matcher.credentials_by_id
+                    dict.fromkeys(
+                        [
+                            *(p for p in (c.get("prerequisites") or []) if p in matcher.credentials_by_id),
+                            *(way for _sid, _rank, way in met.get(cid, []) if way != "learner"),
+                        ]
+                    )
                 ),
                 level_rank=LEVEL_RANK.get(c.get("level") or "", 0),
             )
         )
     by_id = {c.id: c for c in candidates}
     budget = Budget(max_hours=limits.max_hours, max_cost=limits.max_cost, max_items=limits.max_items)
-    selection = solve(gap, candidates, budget, held=held, method=method) if gap else None
+    selection = solve(objective_gap, candidates, budget, held=held, method=method) if gap else None
     picks = selection.picks if selection else []
 
     steps = []
@@ -303,8 +426,19 @@ def recommend(
                 gain=round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
                 relevance=relevance.get(cid, 0.0),
                 covers=covers,
-                prerequisites=list(c.get("prerequisites") or []),
+                prerequisites=list(
+                    dict.fromkeys(
+                        [
+                            *(c.get("prerequisites") or []),
+                            *(way for _sid, _rank, way in met.get(cid, []) if way != "learner"),
+                        ]
+                    )
+                ),
                 required_by=selection.brought_in_by.get(cid) if selection else None,
+                requires=[
+                    Requirement(sid, matcher.concept_labels.get(sid, sid), _LEVEL_NAMES[rank], way)
+                    for sid, rank, way in met.get(cid, [])
+                ],
             )
         )
     remaining = []
@@ -337,7 +471,14 @@ def recommend(
                 )
             )
     total = sum(i.weight for i in report.items)
-    closed = (selection.objective - selection.baseline) if selection else 0.0
+
+    def closes(ids: Collection[str]) -> float:
+        return sum(
+            w * max((coverage.get(c, {}).get(s, (0.0,))[0] for c in ids), default=0.0) for s, w in gap.items()
+        )
+
+    held_here = held & set(matcher.credentials_by_id)
+    closed = closes([*picks, *held_here]) - closes(held_here)
     return Recommendation(
         roles=report.roles,
         coverage_before=report.coverage,

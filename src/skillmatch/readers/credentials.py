@@ -6,6 +6,7 @@ usual aliases ("Beginner", "introductory", "in person", "blended", "English", "e
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,18 @@ from skillmatch.readers.tables import (
     require_columns,
     validate_rows,
 )
-from skillmatch.schema import CREDENTIAL_COLUMNS, Level, Mode, ReadResult, Reject
+from skillmatch.schema import (
+    CREDENTIAL_COLUMNS,
+    Level,
+    Mode,
+    ReadResult,
+    Reject,
+    looks_like_id,
+    split_skill_level,
+)
+
+#: A trailing ": word" on a skill, which must then be a level.
+_LEVEL_LIKE = re.compile(r":\s*([A-Za-z]+)\s*$")
 
 # --- aliases ------------------------------------------------------------------------------------------------
 
@@ -292,9 +304,29 @@ class CredentialRow(RowModel):
     assessment: str | None = None
     quality_assurance: str | None = None
     prerequisites: StrList = Field(default_factory=list)
+    prerequisite_skills: StrList = Field(default_factory=list)
     stackable_into: StrList = Field(default_factory=list)
     issuer: str | None = None
     issuer_country: str | None = None
+
+    @field_validator("skills", "prerequisite_skills")
+    @classmethod
+    def _skill_levels(cls, value: list[str]) -> list[str]:
+        """Skills may end in a level ("SQL: intermediate"); a suffix that is nearly a level name is a typo."""
+        out = []
+        for item in value:
+            text, level = split_skill_level(item)
+            suffix = _LEVEL_LIKE.search(item)
+            if level is None and suffix and not looks_like_id(item):
+                near = difflib.get_close_matches(
+                    suffix.group(1).lower(), [str(v) for v in Level], n=1, cutoff=0.75
+                )
+                if near:
+                    raise ValueError(
+                        f"{item!r}: unknown level {suffix.group(1)!r} (did you mean {near[0]!r}?)"
+                    )
+            out.append(f"{text}: {level}" if level else text)
+        return out
 
     @field_validator("level", mode="before")
     @classmethod

@@ -203,22 +203,24 @@ def test_small_top_k_is_the_head_of_the_full_ranking(options: dict[str, float]) 
     assert linker.link(TEXTS, top_k=0) == [[] for _ in TEXTS]
 
 
-PHRASES = ["Microsoft Excel", "structured query language", "underwater basket weaving", ""]
+PHRASES = ["Microsoft Excels", "structured query languages", "underwater basket weaving", ""]
 
 
 def test_normalise_cache_serves_repeats_without_encoding() -> None:
     encoder = CountingEncoder()
     linker = make_linker(encoder, memory_cache=100, min_score=0.5)
     first = linker.normalise(PHRASES)
-    assert encoder.batches == [["Microsoft Excel", "structured query language", "underwater basket weaving"]]
+    assert encoder.batches == [
+        ["Microsoft Excels", "structured query languages", "underwater basket weaving"]
+    ]
     assert first[0][0].id == "c:excel" and first[1][0].id == "c:sql"
     assert first[2] == [] and first[3] == []
     second = linker.normalise(PHRASES)
     assert second == first
     assert len(encoder.batches) == 1  # served from memory
     # only the phrases not seen before are encoded; repeats and stray white space count once
-    mixed = linker.normalise(["  Microsoft Excel ", "nursing care", "nursing care"])
-    assert encoder.batches[1:] == [["nursing care"]]
+    mixed = linker.normalise(["  Microsoft Excels ", "nursing cares", "nursing cares"])
+    assert encoder.batches[1:] == [["nursing cares"]]
     assert mixed[0] == first[0]
     assert mixed[1] == mixed[2] and mixed[1][0].id == "c:nursing"
 
@@ -254,10 +256,10 @@ def test_normalise_cache_is_keyed_by_threshold_and_top_k() -> None:
 def test_normalise_without_cache_encodes_each_time() -> None:
     encoder = CountingEncoder()
     linker = make_linker(encoder, memory_cache=0, min_score=0.5)
-    first = linker.normalise(["Microsoft Excel"])
-    second = linker.normalise(["Microsoft Excel"])
+    first = linker.normalise(["Microsoft Excels"])
+    second = linker.normalise(["Microsoft Excels"])
     assert first == second
-    assert encoder.batches == [["Microsoft Excel"], ["Microsoft Excel"]]
+    assert encoder.batches == [["Microsoft Excels"], ["Microsoft Excels"]]
 
 
 @pytest.mark.parametrize("memory_cache", [0, 100])

@@ -13,11 +13,17 @@ from skillmatch.config import Settings
 from skillmatch.facade import load as load_service
 from skillmatch.matching.cohort import cohort_gaps
 from skillmatch.matching.context import MatchContext
-from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner, split_skill_level
+from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
 from skillmatch.matching.recommend import Limits
 from skillmatch.matching.recommend import recommend as recommend_pathway
 from skillmatch.matching.roles import CLUSTER_PREFIX, UnknownRoleError, clean_title
-from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Taxonomy
+from skillmatch.schema import (
+    CREDENTIAL_COLUMNS,
+    OCCUPATION_COLUMNS,
+    POSTING_COLUMNS,
+    Taxonomy,
+    split_skill_level,
+)
 
 
 def recommend(*args: Any, **kwargs: Any) -> dict[str, Any]:
