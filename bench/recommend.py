@@ -7,6 +7,12 @@ learner's weighted gap that the picks close (graded coverage, see docs/matching.
 
 Learners are generated per role: each knows a seeded random 0–60 % of the role's profile skills.
 
+What this measures, and what it does not: the demo catalogue and the learners are written by the team, and the
+score is the recommender's own objective, so this is a regression check of the optimiser against a retrieval
+baseline on data that shares its assumptions. It says nothing about data we did not write: for that, see the
+career-move benchmark built from ESCO alone (``bench/career.py``, docs/career-benchmark.md), scored with a
+published metric.
+
     python bench/recommend.py --bundle models/bundles/demo --learners 10 --budgets 40 80 160
 """
 

@@ -112,5 +112,5 @@ def test_every_esco_preferred_label_and_id_resolves_to_its_own_concept(bundle: S
     assert by_id == ids
     # the cases found on an outside benchmark: a preferred label that is also another concept's alternative label
     for label in ("CSS", "MATLAB", "microprocessors"):
-        [hit] = bundle.linker.normalise([label])
+        [[hit]] = bundle.linker.normalise([label])
         assert hit.label == label and hit.score == 1.0

@@ -136,7 +136,9 @@ def test_auto_picks_onnx_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path
     encoder = make_encoder(settings)
     assert settings.encoder_backend == "auto"
     assert encoder.backend == "onnx"
-    assert encoder.threads == 1 and encoder._memory is not None and encoder._memory.capacity == 7
+    session = encoder.unwrap().model.session  # type: ignore[attr-defined]
+    assert session.get_session_options().intra_op_num_threads == 1
+    assert encoder._memory is not None and encoder._memory.capacity == 7
 
 
 def test_bad_backend_and_threads_are_refused() -> None:

@@ -18,7 +18,7 @@ from skillmatch.encoding.base import Encoder
 from skillmatch.linking.linker import SkillLinker
 from skillmatch.matching.roles import RoleCatalog
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
-from skillmatch.schema import LEVEL_RANK
+from skillmatch.schema import LEVEL_RANK, looks_like_id
 
 #: Approximate conversion rates to EUR used to compare costs across currencies (override in MatchParams).
 DEFAULT_FX_TO_EUR: dict[str, float] = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "INR": 0.011, "CHF": 1.05}
@@ -114,9 +114,26 @@ class MatchContext:
         #: (credential id, skill id) -> rank of the level the credential teaches the skill at (absent: unknown)
         self.taught_rank: dict[tuple[str, str], int] = {}
         links = bundle.credential_skills
+        # a credential whose skills are given as taxonomy ids is taken at its word: it teaches those skills, and
+        # what its outcomes link to only adds evidence for them (docs/matching.md)
+        by_id = links["phrase"].map(looks_like_id) & (links["source"] == "explicit")
+        declared = set(links.loc[by_id, "credential_id"])
+        keep = ~links["credential_id"].isin(declared) | by_id
+        evidence_of = {
+            (cid, sid): str(ev)
+            for cid, sid, ev, src in zip(
+                links["credential_id"], links["skill_id"], links["evidence"], links["source"], strict=True
+            )
+            if src == "outcome" and cid in declared
+        }
+        links = links[keep]
+        evidences = [
+            evidence_of.get((cid, sid), str(ev))
+            for cid, sid, ev in zip(links["credential_id"], links["skill_id"], links["evidence"], strict=True)
+        ]
         levels = links["level"] if "level" in links.columns else [None] * len(links)
         for cid, sid, score, evidence, level in zip(
-            links["credential_id"], links["skill_id"], links["score"], links["evidence"], levels, strict=True
+            links["credential_id"], links["skill_id"], links["score"], evidences, levels, strict=True
         ):
             self.credential_links[cid].append((sid, float(score), str(evidence)))
             self.credentials_by_skill[sid].append((cid, float(score), str(evidence)))

@@ -242,8 +242,8 @@ def meet_requirements(
     """How each eligible credential's skill prerequisites are met, and the credentials whose cannot be.
 
     A required skill is met by the learner when they hold it at the level or above; otherwise by the cheapest
-    eligible credential (fewest hours, then cost, then id) that teaches that very skill at the level or above and
-    whose own requirements the learner meets. That credential becomes a prerequisite of the one that needs it, so
+    eligible credential (fewest hours, then cost, then id) that clearly teaches that very skill (link score at least
+    ``strong_link``) at the level or above and whose own requirements the learner meets. That credential becomes a prerequisite of the one that needs it, so
     the optimiser takes both or neither and the pathway puts it first.
 
     Returns:
@@ -269,8 +269,9 @@ def meet_requirements(
             providers = sorted(
                 (
                     other
-                    for other, _score, _evidence in matcher.credentials_by_skill.get(sid, [])
+                    for other, score, _evidence in matcher.credentials_by_skill.get(sid, [])
                     if other != cid
+                    and matcher.strength(score) >= 1.0
                     and other in eligible
                     and matcher.taught_rank.get((other, sid), 0) >= rank
                     and own_ok(other)
@@ -351,25 +352,35 @@ def recommend(
         reason = exclusion_reason(matcher, cid, limits)
         if reason:
             excluded[cid] = reason
+    # off target: mostly about something else, and teaching none of the role's essential gap skills itself (a
+    # course that teaches an essential skill the learner lacks stays, its degrees scaled down by its relevance)
+    essential = {i.skill_id for i in report.items if i.relation != "optional"}
     off_target = {
         c
         for c in coverage
-        if c not in excluded and c not in held and relevance[c] < matcher.params.min_relevance
+        if c not in excluded
+        and c not in held
+        and relevance[c] < matcher.params.min_relevance
+        and not any(s in essential and v[3] == "exact" for s, v in coverage[c].items())
     }
     seeds = {c for c in coverage if c not in excluded and c not in off_target}
     # prerequisites of on-target credentials stay eligible even when they are broad themselves
     eligible_ids = _prerequisite_closure(matcher, seeds) - set(excluded)
     excluded.update({c: "off_target" for c in off_target - eligible_ids})
     # skill prerequisites: met by the learner, or by an eligible credential that then comes first
-    providers = {
-        cid
-        for ways in matcher.requirements.values()
-        for sid, rank in ways
-        for cid, _score, _evidence in matcher.credentials_by_skill.get(sid, [])
-        if matcher.taught_rank.get((cid, sid), 0) >= rank and cid not in excluded and cid not in held
-    }
+    needed = {need for cid in eligible_ids for need in matcher.requirements.get(cid, [])}
+    providers: set[str] = set()
+    for sid, rank in needed:
+        for cid, _score, _evidence in matcher.credentials_by_skill.get(sid, []):
+            if cid in held or cid in providers or matcher.taught_rank.get((cid, sid), 0) < rank:
+                continue
+            reason = excluded.get(cid) or exclusion_reason(matcher, cid, limits)
+            if reason:  # the learner's filters apply to the credentials that meet a requirement too
+                excluded.setdefault(cid, reason)
+                continue
+            providers.add(cid)
     have = held_ranks(matcher, profile)
-    met, unmet = meet_requirements(matcher, eligible_ids | (providers - set(excluded)), have)
+    met, unmet = meet_requirements(matcher, eligible_ids | providers, have)
     excluded.update({c: "prerequisite_skills_unmet" for c in unmet & eligible_ids})
     eligible_ids -= unmet
     eligible_ids |= {way for c in eligible_ids for _sid, _rank, way in met.get(c, []) if way != "learner"}

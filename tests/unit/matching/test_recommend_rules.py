@@ -203,3 +203,12 @@ def test_essential_skills_come_before_optional_and_partial_ones(service: Skillma
     params = service.context.params
     assert params.optional_weight < params.essential_weight
     assert 0.8 * params.space.hierarchy_credit * params.partial_factor < 1.0
+
+
+def test_a_credential_that_meets_a_requirement_must_pass_the_learners_filters(service: Skillmatch) -> None:
+    # only intermediate courses allowed: SQL-1 (beginner) may not meet SQL-2's requirement, so SQL-2 is out too
+    result = service.recommend("data analyst", ["Python", "statistics"], levels=["intermediate"])
+    ids = [s.credential["id"] for s in result.pathway]
+    assert "SQL-1" not in ids and "SQL-2" not in ids
+    assert "SQL-2" in result.excluded["prerequisite_skills_unmet"]
+    assert "SQL-1" in result.excluded["level"]
