@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -624,7 +624,7 @@ class CourseIndex:
         return [found[i] for i in sorted(found)]
 
 
-Catalogue = pd.DataFrame | CourseIndex
+Catalogue: TypeAlias = pd.DataFrame | CourseIndex
 
 
 def as_index(catalogue: Catalogue) -> CourseIndex:
