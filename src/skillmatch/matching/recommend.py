@@ -352,16 +352,22 @@ def recommend(
         reason = exclusion_reason(matcher, cid, limits)
         if reason:
             excluded[cid] = reason
-    # off target: mostly about something else, and teaching none of the role's essential gap skills itself (a
-    # course that teaches an essential skill the learner lacks stays, its degrees scaled down by its relevance)
+    # off target: mostly about something else (relevance under min_relevance), unless it is the only kind of
+    # credential that teaches one of the role's essential gap skills itself: then it stays, its degrees scaled
+    # down by its relevance (a dementia-awareness course is not a data analyst's way to learn "communication"
+    # while an on-target course teaches it; a narrow course is kept when nothing on target teaches its skill)
     essential = {i.skill_id for i in report.items if i.relation != "optional"}
+    open_ids = [c for c in coverage if c not in excluded and c not in held]
+    low = {c for c in open_ids if relevance[c] < matcher.params.min_relevance}
+    taught_on_target = {
+        s for c in open_ids if c not in low for s, v in coverage[c].items() if v[3] == "exact" and v[0] > 0
+    }
     off_target = {
         c
-        for c in coverage
-        if c not in excluded
-        and c not in held
-        and relevance[c] < matcher.params.min_relevance
-        and not any(s in essential and v[3] == "exact" for s, v in coverage[c].items())
+        for c in low
+        if not any(
+            s in essential and v[3] == "exact" and s not in taught_on_target for s, v in coverage[c].items()
+        )
     }
     seeds = {c for c in coverage if c not in excluded and c not in off_target}
     # prerequisites of on-target credentials stay eligible even when they are broad themselves

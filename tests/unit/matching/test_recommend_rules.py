@@ -23,6 +23,7 @@ SQL, PY, PROG, STATS, CSS, SHEETS, EXCEL, COMM, TEAM, ETHICS = (
     f"{ESCO}{name}"
     for name in ("sql", "python", "prog", "stats", "css", "sheets", "excel", "comm", "team", "ethics")
 )
+INTERP, NURSE, WOUND, PALL = (f"{ESCO}{name}" for name in ("interp", "nurse", "wound", "pall"))
 ANALYST = "http://data.europa.eu/esco/occupation/analyst"
 
 
@@ -61,6 +62,10 @@ CONCEPTS = pd.DataFrame(
         concept_row(COMM, "communication", ["communicate"]),
         concept_row(TEAM, "teamwork", ["team work"]),
         concept_row(ETHICS, "work ethics", ["ethics at work"]),
+        concept_row(INTERP, "data interpretation", ["interpret data"]),
+        concept_row(NURSE, "nursing care", ["nursing"]),
+        concept_row(WOUND, "wound care", ["dress wounds"]),
+        concept_row(PALL, "palliative care", ["end of life care"]),
     ]
 )
 RELATIONS = pd.DataFrame(
@@ -68,6 +73,7 @@ RELATIONS = pd.DataFrame(
         (ANALYST, SQL, "essential"),
         (ANALYST, PY, "essential"),
         (ANALYST, STATS, "essential"),
+        (ANALYST, INTERP, "essential"),
         (ANALYST, EXCEL, "optional"),
         (ANALYST, COMM, "optional"),
         (ANALYST, TEAM, "optional"),
@@ -94,6 +100,9 @@ CATALOGUE = [
         level="intermediate",
         hours=20,
     ),
+    # a care course that also teaches an essential analyst skill, and an on-target course (in German) teaching it
+    course("CARE", [INTERP, NURSE, WOUND, PALL], level="intermediate", hours=5),
+    course("INTERP-2", [INTERP, EXCEL], level="intermediate", hours=30, language="de"),
     course("BADID", [f"{ESCO}no-such-skill"], level="beginner", hours=5),
     course(
         "BADPRE", ["statistics"], level="advanced", hours=5, prerequisite_skills=[f"{ESCO}nope: beginner"]
@@ -198,7 +207,9 @@ def test_no_pathway_breaks_a_skill_prerequisite(service: Skillmatch) -> None:
 def test_essential_skills_come_before_optional_and_partial_ones(service: Skillmatch) -> None:
     # BROAD covers four optional skills and, partly, the essential Python (via its parent); STATS-2 covers one
     # essential skill exactly: it must come first
-    result = service.recommend("data analyst", ["SQL: intermediate", "Python"], max_items=1)
+    result = service.recommend(
+        "data analyst", ["SQL: intermediate", "Python", "data interpretation"], max_items=1
+    )
     assert [s.credential["id"] for s in result.pathway] == ["STATS-2"]
     params = service.context.params
     assert params.optional_weight < params.essential_weight
@@ -212,3 +223,18 @@ def test_a_credential_that_meets_a_requirement_must_pass_the_learners_filters(se
     assert "SQL-1" not in ids and "SQL-2" not in ids
     assert "SQL-2" in result.excluded["prerequisite_skills_unmet"]
     assert "SQL-1" in result.excluded["level"]
+
+
+def test_off_target_courses_are_left_out_unless_nothing_on_target_teaches_the_skill(
+    service: Skillmatch,
+) -> None:
+    learner = ["SQL: intermediate", "Python", "statistics"]
+    # an on-target course teaches data interpretation: the care course that also teaches it is off target
+    result = service.recommend("data analyst", learner)
+    assert "CARE" in result.excluded["off_target"]
+    assert "INTERP-2" in [s.credential["id"] for s in result.pathway]
+    # the learner only takes English courses: the care course is the only way left to learn it, and stays
+    english = service.recommend("data analyst", learner, languages=["en"])
+    assert "CARE" not in english.excluded.get("off_target", [])
+    step = next(s for s in english.pathway if s.credential["id"] == "CARE")
+    assert [c.skill_id for c in step.covers] == [INTERP] and step.relevance < 1 / 3
