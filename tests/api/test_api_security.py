@@ -247,3 +247,32 @@ def test_limits_give_413_naming_the_field(
 def test_query_text_limit(client: TestClient) -> None:
     assert client.get("/v1/roles", params={"q": "q" * 2001}).status_code == 413
     assert client.get("/v1/credentials", params={"q": "q" * 2001}).status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/v1/skills/extract", '{"texts": "\\ud800"}'),
+        ("/v1/skills/extract", '{"texts": ["ZZSECRETSKILL \\ud800"], "top_k": "x"}'),
+        ("/v1/gaps", '{"roles": ["data analyst"], "skills": ["SQL"], "\\ud800": 1}'),
+        ("/v1/gaps", '{"roles": "\\udfff", "skills": ["SQL"]}'),
+        ("/v1/recommendations", '{"roles": ["data analyst"], "skills": "\\ud800x"}'),
+    ],
+)
+def test_lone_surrogates_give_a_json_422_not_a_500(
+    client: TestClient, path: str, raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = client.post(path, content=raw.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    body = r.json()  # valid JSON, with the unencodable text replaced
+    assert body["detail"]
+    assert "ZZSECRETSKILL" not in caplog.text
+
+
+def test_duplicate_learner_ids_are_named() -> None:
+    from skillmatch.api.models import CohortRequest
+
+    # 20,000 learners: the check counts ids once (it used to call ids.count per id: 62 s, the server frozen)
+    learners = [{"id": f"L{i}", "skills": ["SQL"]} for i in range(20_000)] + [{"id": "L7", "skills": ["x"]}]
+    with pytest.raises(ValueError, match="duplicate learner ids: L7"):
+        CohortRequest.model_validate({"roles": ["data analyst"], "learners": learners})

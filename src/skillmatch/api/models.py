@@ -8,6 +8,7 @@ prints the same shapes).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -477,8 +478,8 @@ class CohortRequest(Request):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CohortRequest:
-        ids = [learner.id for learner in self.learners]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        counts = Counter(learner.id for learner in self.learners)  # linear: 20,000 ids once took 62 s
+        duplicates = sorted(i for i, n in counts.items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate learner ids: {', '.join(duplicates[:10])}")
         return self
