@@ -191,8 +191,14 @@ class Skillmatch:
 
         Limits come as a :class:`~skillmatch.matching.recommend.Limits` or as its fields (``max_hours=120``,
         ``max_cost=500``, ``currency="EUR"``, ``max_items``, ``levels``, ``modes``, ``languages``,
-        ``exclude_providers``).
+        ``exclude_providers``), not both.
+
+        Raises:
+            ValueError: both ``limits`` and limit fields, or an invalid limit.
+            UnknownRoleError: a role the bundle does not know.
         """
+        if limits is not None and limit_fields:
+            raise ValueError(f"give limits or their fields ({', '.join(sorted(limit_fields))}), not both")
         learner = skills if isinstance(skills, Learner) else self.learner(skills, cv=cv, held=held)
         limits = limits or Limits(**limit_fields)
         return recommend(

@@ -224,10 +224,16 @@ def _objective_weights(matcher: MatchContext, report: GapReport) -> dict[str, fl
     ``optional_weight`` (see :class:`~skillmatch.matching.context.MatchParams`).
     """
     params = matcher.params
+    essential = _essential_skills(report)
     return {
-        i.skill_id: params.optional_weight if i.relation == "optional" else params.essential_weight
+        i.skill_id: params.essential_weight if i.skill_id in essential else params.optional_weight
         for i in report.items
     }
+
+
+def _essential_skills(report: GapReport) -> set[str]:
+    """The role skills that count as essential: marked essential by the taxonomy, or asked for by postings only."""
+    return {i.skill_id for i in report.items if i.relation != "optional"}
 
 
 def held_ranks(matcher: MatchContext, profile: LearnerProfile) -> dict[str, int]:
@@ -356,7 +362,7 @@ def recommend(
     # credential that teaches one of the role's essential gap skills itself: then it stays, its degrees scaled
     # down by its relevance (a dementia-awareness course is not a data analyst's way to learn "communication"
     # while an on-target course teaches it; a narrow course is kept when nothing on target teaches its skill)
-    essential = {i.skill_id for i in report.items if i.relation != "optional"}
+    essential = _essential_skills(report)
     open_ids = [c for c in coverage if c not in excluded and c not in held]
     low = {c for c in open_ids if relevance[c] < matcher.params.min_relevance}
     taught_on_target = {
