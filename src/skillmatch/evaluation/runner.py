@@ -289,6 +289,22 @@ def description_rows(sm: Skillmatch) -> tuple[pd.DataFrame, np.ndarray]:
     return rows, vectors
 
 
+def bundle_linker(sm: Skillmatch, **options: Any) -> SkillLinker:
+    """A linker over the bundle's label table and label index (shared, nothing re-encoded).
+
+    Args:
+        sm: A loaded bundle.
+        **options: :class:`~skillmatch.linking.linker.SkillLinker` options; those not given are the settings'
+            (:func:`~skillmatch.linking.linker.link_options`).
+
+    Returns:
+        A new linker; making one costs the TF-IDF fit of the labels when lexical fusion is on (0.3 s for ESCO).
+    """
+    labels = sm.bundle.labels.reset_index(drop=True)
+    merged = {**link_options(sm.settings), **options}
+    return SkillLinker(sm.encoder, labels, sm.bundle.label_index, sm.linker.concept_labels, **merged)
+
+
 def linker_variants(sm: Skillmatch, *, descriptions: bool = False) -> dict[str, SkillLinker]:
     """The linker variants of the ablation in docs/evaluation.md, made from the bundle's label index.
 
@@ -310,7 +326,7 @@ def linker_variants(sm: Skillmatch, *, descriptions: bool = False) -> dict[str, 
     names = sm.linker.concept_labels
 
     def make(base: dict[str, Any], **changes: Any) -> SkillLinker:
-        return SkillLinker(sm.encoder, labels, sm.bundle.label_index, names, **{**base, **changes})
+        return bundle_linker(sm, **{**base, **changes})
 
     preferred = np.flatnonzero((labels["kind"] == "preferred").to_numpy())
     plain_linker = make(plain)
