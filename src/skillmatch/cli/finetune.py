@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -19,24 +19,35 @@ from skillmatch.encoding.training import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PAIRS, 
 from skillmatch.evaluation.finetune import (
     DEFAULT_HOLDOUT,
     DEFAULT_MAX_ALT,
+    DEFAULT_TITLE_HOLDOUT,
+    add_hard_negatives,
+    concat_pairs,
     label_ranking_eval,
     normalisation_eval,
+    occupation_pairs,
     read_holdout,
     training_pairs,
 )
+
+if TYPE_CHECKING:
+    from skillmatch.schema import Taxonomy
 
 app = typer.Typer(help="Fine-tune the encoder on ESCO itself and evaluate it.", no_args_is_help=True)
 
 TaxonomyArg = Annotated[Path, typer.Argument(help="ESCO export (folder or zip) or a generic taxonomy table.")]
 
 
-def _concepts(taxonomy: Path) -> pd.DataFrame:
+def _taxonomy(taxonomy: Path) -> Taxonomy:
     from skillmatch.readers import load_taxonomy
 
     loaded, rejects = load_taxonomy(taxonomy)
     if rejects:
         print(f"[finetune] {len(rejects)} rejected taxonomy rows, e.g. {rejects[0]}", file=sys.stderr)
-    return loaded.concepts
+    return loaded
+
+
+def _concepts(taxonomy: Path) -> pd.DataFrame:
+    return _taxonomy(taxonomy).concepts
 
 
 @app.command()
@@ -47,6 +58,11 @@ def train(
     max_alt: Annotated[int, typer.Option(help="Alternative-label pairs per concept.")] = DEFAULT_MAX_ALT,
     descriptions: Annotated[bool, typer.Option(help="Add description-sentence pairs.")] = True,
     holdout: Annotated[float, typer.Option(help="Share of concepts held out.")] = DEFAULT_HOLDOUT,
+    titles: Annotated[bool, typer.Option(help="Add occupation pairs (titles, descriptions, skills).")] = True,
+    title_holdout: Annotated[
+        float, typer.Option(help="Share of occupations held out.")
+    ] = DEFAULT_TITLE_HOLDOUT,
+    hard_negatives: Annotated[bool, typer.Option(help="Add a sibling concept's label as a negative.")] = True,
     max_pairs: Annotated[int, typer.Option(help="Pairs to train on (0: all).")] = DEFAULT_MAX_PAIRS,
     epochs: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -56,13 +72,28 @@ def train(
     overwrite: bool = False,
 ) -> None:
     """Build pairs from the taxonomy and fine-tune the encoder; prints the training statistics."""
+    loaded = _taxonomy(taxonomy)
     pairs = training_pairs(
-        _concepts(taxonomy),
+        loaded.concepts,
         max_alt_per_concept=max_alt,
         use_descriptions=descriptions,
         holdout=holdout,
         seed=seed,
     )
+    if titles and len(loaded.occupations):
+        pairs = concat_pairs(
+            pairs,
+            occupation_pairs(
+                loaded.occupations,
+                loaded.relations,
+                loaded.concepts,
+                max_alt_per_occupation=max_alt,
+                holdout=title_holdout,
+                seed=seed,
+            ),
+        )
+    if hard_negatives:
+        pairs = add_hard_negatives(pairs, [loaded.concepts, loaded.occupations], seed=seed)
     print(f"[finetune] pairs: {json.dumps(pairs.attrs['stats'])}", file=sys.stderr)
     stats = finetune_encoder(
         base_model,

@@ -11,13 +11,18 @@ from skillmatch.encoding.base import ModelLoadError, ProgressFn
 
 
 def load_sentence_transformer(load_path: str, device: str = "cpu", *, name: str | None = None) -> Any:
-    """The sentence-transformers model at ``load_path`` (a clear :class:`ModelLoadError` when it cannot load)."""
+    """The sentence-transformers model at ``load_path`` (a clear :class:`ModelLoadError` when it cannot load).
+
+    The weights are loaded as float32 whatever precision they are stored in: a model shipped in half precision
+    (models/encoders/) would otherwise run in float16, which is slow on most CPUs.
+    """
     try:
+        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        return SentenceTransformer(load_path, device=device)
+        return SentenceTransformer(load_path, device=device, model_kwargs={"dtype": torch.float32})
     except Exception as exc:
         raise ModelLoadError(
             f"could not load the encoder model {name or load_path!r} ({exc.__class__.__name__}: {exc}). "

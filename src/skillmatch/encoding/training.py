@@ -60,22 +60,33 @@ def sample_pairs(pairs: pd.DataFrame, max_pairs: int | None, *, seed: int = 0) -
 class _PairDataset:
     """The slice of the ``datasets.Dataset`` interface that ``NoDuplicatesBatchSampler`` uses."""
 
-    def __init__(self, anchors: list[str], positives: list[str]) -> None:
-        self.column_names = ["anchor", "positive"]
+    def __init__(self, anchors: list[str], positives: list[str], negatives: list[str] | None = None) -> None:
+        self.column_names = ["anchor", "positive"] + (["negative"] if negatives is not None else [])
         self.anchors = anchors
         self.positives = positives
+        self.negatives = negatives
 
     def __len__(self) -> int:
         return len(self.anchors)
 
     def __getitem__(self, index: int) -> dict[str, str]:
-        return {"anchor": self.anchors[index], "positive": self.positives[index]}
+        row = {"anchor": self.anchors[index], "positive": self.positives[index]}
+        if self.negatives is not None:
+            row["negative"] = self.negatives[index]
+        return row
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         return (self[i] for i in range(len(self)))
 
     def remove_columns(self, columns: list[str]) -> _PairDataset:  # pragma: no cover - no label columns here
         return self
+
+
+def _negatives(pairs: pd.DataFrame) -> list[str | None]:
+    """The hard negative of each pair (None where the pair has none or the table has no ``negative`` column)."""
+    if "negative" not in pairs.columns:
+        return [None] * len(pairs)
+    return [" ".join(v.split()) if isinstance(v, str) and v.strip() else None for v in pairs["negative"]]
 
 
 def _texts(values: pd.Series) -> list[str]:
@@ -88,12 +99,13 @@ def batch_plan(
     """The batches of every epoch, as row positions of ``pairs``.
 
     Each pair kind is batched on its own by sentence-transformers' ``NoDuplicatesBatchSampler`` (no text twice
-    in a batch, across anchor and positive), and the batches of all kinds are then shuffled together. Keeping
-    the kinds apart stops short labels being padded to the length of description sentences in the same
-    batch, which makes training several times faster on a CPU.
+    in a batch, across anchor, positive and negative), and the batches of all kinds are then shuffled together.
+    Keeping the kinds apart stops short labels being padded to the length of description sentences in the same
+    batch, which makes training several times faster on a CPU. Pairs with a hard negative and pairs without one
+    are batched apart too, so every batch is all triplets or all pairs.
 
     Args:
-        pairs: A table with columns ``anchor``, ``positive`` and optionally ``kind``.
+        pairs: A table with columns ``anchor``, ``positive`` and optionally ``kind`` and ``negative``.
         batch_size: Pairs per batch.
         epochs: Number of epochs to plan.
         seed: Random seed (epoch ``e`` of the sampler uses ``seed + e``, as in sentence-transformers).
@@ -105,11 +117,22 @@ def batch_plan(
     from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
 
     anchors, positives = _texts(pairs["anchor"]), _texts(pairs["positive"])
-    kinds = pairs["kind"].to_numpy() if "kind" in pairs.columns else np.zeros(len(pairs))
-    groups = [np.flatnonzero(kinds == kind) for kind in dict.fromkeys(kinds)]
+    negatives = _negatives(pairs)
+    kind_of = pairs["kind"].astype(str).tolist() if "kind" in pairs.columns else [""] * len(pairs)
+    keys = np.array([f"{k}|{n is not None}" for k, n in zip(kind_of, negatives, strict=True)])
+    groups = [np.flatnonzero(keys == key) for key in dict.fromkeys(keys)]
+
+    def dataset(rows: np.ndarray) -> _PairDataset:
+        with_negatives = negatives[int(rows[0])] is not None
+        return _PairDataset(
+            [anchors[i] for i in rows],
+            [positives[i] for i in rows],
+            [str(negatives[i]) for i in rows] if with_negatives else None,
+        )
+
     samplers = [
         NoDuplicatesBatchSampler(
-            _PairDataset([anchors[i] for i in rows], [positives[i] for i in rows]),
+            dataset(rows),
             batch_size=batch_size,
             drop_last=False,
             generator=torch.Generator(),
@@ -220,11 +243,12 @@ def finetune_encoder(
     model_id, load_path = resolve_model(base_model)
     if Path(load_path).exists():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    model = SentenceTransformer(load_path, device="cpu")
+    model = SentenceTransformer(load_path, device="cpu", model_kwargs={"dtype": torch.float32})
     loss_fn = MultipleNegativesRankingLoss(model)
 
     used = sample_pairs(pairs, max_pairs, seed=seed)
     anchors, positives = _texts(used["anchor"]), _texts(used["positive"])
+    negatives = _negatives(used)
     plan = batch_plan(used, batch_size=batch_size, epochs=epochs, seed=seed)
     total_steps = sum(len(batches) for batches in plan)
     decay = [p for n, p in loss_fn.named_parameters() if not any(x in n for x in ("bias", "LayerNorm"))]
@@ -246,6 +270,8 @@ def finetune_encoder(
                 model.preprocess([anchors[i] for i in batch]),
                 model.preprocess([positives[i] for i in batch]),
             ]
+            if negatives[batch[0]] is not None:  # batch_plan keeps triplets and pairs apart
+                features.append(model.preprocess([str(negatives[i]) for i in batch]))
             loss = loss_fn(features, None)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(loss_fn.parameters(), 1.0)
@@ -279,6 +305,7 @@ def finetune_encoder(
         "out_dir": str(out),
         "pairs_available": len(pairs),
         "pairs_used": len(used),
+        "pairs_with_negative": sum(n is not None for n in negatives),
         "pairs_by_kind": (
             {str(k): int(v) for k, v in used["kind"].value_counts().sort_index().items()}
             if "kind" in used.columns

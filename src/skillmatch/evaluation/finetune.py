@@ -30,12 +30,20 @@ from skillmatch.index import VectorIndex
 #: Columns of the table :func:`training_pairs` returns.
 PAIR_COLUMNS = ["anchor", "positive", "kind", "concept_id"]
 
-#: The kinds of pairs: alternative label -> preferred label, first description sentence -> preferred label.
+#: The kinds of skill pairs: alternative label -> preferred label, first description sentence -> preferred label.
 PAIR_KINDS = ("alt_label", "description")
+
+#: The kinds of occupation pairs: alternative title -> preferred title, first description sentence -> title,
+#: a list of essential skills -> title.
+OCCUPATION_PAIR_KINDS = ("title_alt", "title_description", "title_skills")
 
 #: Defaults of the standard run's pairs (training defaults: :mod:`skillmatch.encoding.training`).
 DEFAULT_MAX_ALT = 4
 DEFAULT_HOLDOUT = 0.05
+#: Share of occupations held out of training (their titles make the noisy-title test, docs/evaluation.md).
+DEFAULT_TITLE_HOLDOUT = 0.1
+#: Essential skills named in one ``title_skills`` anchor.
+DEFAULT_SKILLS_PER_TITLE = 5
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|approx|incl|no|st|dr|mr|mrs|ms)\.$", re.IGNORECASE)
@@ -138,43 +146,31 @@ def training_pairs(
     if max_alt_per_concept is not None and max_alt_per_concept < 0:
         raise ValueError(f"max_alt_per_concept must be >= 0 or None, got {max_alt_per_concept!r}")
     ids = list(concepts["id"])
-    fraction: float | None
-    if isinstance(holdout, float | int) and not isinstance(holdout, bool):
-        fraction = float(holdout)
-        held = holdout_concepts(ids, fraction, seed=seed)
-    elif isinstance(holdout, str) or not isinstance(holdout, Collection):
-        raise ValueError(f"holdout must be a fraction or a collection of concept ids, got {holdout!r}")
-    else:
-        fraction = None
-        unknown = sorted(set(holdout) - set(ids))
-        if unknown:
-            raise ValueError(f"holdout names {len(unknown)} unknown concept ids, e.g. {unknown[:3]}")
-        held = sorted(set(holdout))
-    held_set = set(held)
-    rng = np.random.default_rng(seed)
-    rows: list[tuple[str, str, str, str]] = []
-    capped = 0
-    for concept_id, label, alts, description in zip(
-        concepts["id"], concepts["label"], concepts["alt_labels"], concepts["description"], strict=True
-    ):
-        if concept_id in held_set:
-            continue
-        label = " ".join(label.split())
-        distinct: dict[str, str] = {}
-        for alt in alts:
-            alt = " ".join(alt.split())
-            if _norm(alt) != _norm(label):
-                distinct.setdefault(_norm(alt), alt)
-        chosen = list(distinct.values())
-        if max_alt_per_concept is not None and len(chosen) > max_alt_per_concept:
-            keep = sorted(rng.choice(len(chosen), size=max_alt_per_concept, replace=False))
-            capped += len(chosen) - max_alt_per_concept
-            chosen = [chosen[i] for i in keep]
-        rows.extend((alt, label, "alt_label", concept_id) for alt in chosen)
-        if use_descriptions and isinstance(description, str) and description.strip():
-            sentence = first_sentence(description)
-            if sentence and _norm(sentence) != _norm(label):
-                rows.append((sentence, label, "description", concept_id))
+    held, fraction = _holdout_ids(ids, holdout, seed)
+    rows, capped = _label_pairs(
+        concepts,
+        set(held),
+        max_alt=max_alt_per_concept,
+        use_descriptions=use_descriptions,
+        kinds=PAIR_KINDS,
+        rng=np.random.default_rng(seed),
+    )
+    return _pair_table(
+        rows, held=held, fraction=fraction, seed=seed, concepts=len(ids), capped=capped, kinds=PAIR_KINDS
+    )
+
+
+def _pair_table(
+    rows: list[tuple[str, str, str, str]],
+    *,
+    held: list[str],
+    fraction: float | None,
+    seed: int,
+    concepts: int,
+    capped: int,
+    kinds: Sequence[str],
+) -> pd.DataFrame:
+    """The pair table of ``rows`` without duplicate pairs, with the hold-out and counts in ``attrs``."""
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     before = len(pairs)
     pairs = pairs.drop_duplicates(["anchor", "positive"]).reset_index(drop=True)
@@ -183,15 +179,222 @@ def training_pairs(
         holdout=fraction,
         seed=seed,
         stats={
-            "concepts": len(ids),
+            "concepts": concepts,
             "held_out": len(held),
             "pairs": len(pairs),
-            **{f"pairs_{kind}": int((pairs["kind"] == kind).sum()) for kind in PAIR_KINDS},
+            **{f"pairs_{kind}": int((pairs["kind"] == kind).sum()) for kind in kinds},
             "alt_labels_capped": capped,
             "duplicate_pairs_dropped": before - len(pairs),
         },
     )
     return pairs
+
+
+def _label_pairs(
+    table: pd.DataFrame,
+    held: set[str],
+    *,
+    max_alt: int | None,
+    use_descriptions: bool,
+    kinds: Sequence[str],
+    rng: np.random.Generator,
+) -> tuple[list[tuple[str, str, str, str]], int]:
+    """Alternative-label and description pairs of every row not held out, and the labels left out by the cap."""
+    rows: list[tuple[str, str, str, str]] = []
+    capped = 0
+    alt_kind, description_kind = kinds[0], kinds[1]
+    for concept_id, label, alts, description in zip(
+        table["id"], table["label"], table["alt_labels"], table["description"], strict=True
+    ):
+        if concept_id in held:
+            continue
+        label = " ".join(label.split())
+        distinct: dict[str, str] = {}
+        for alt in alts:
+            alt = " ".join(alt.split())
+            if _norm(alt) != _norm(label):
+                distinct.setdefault(_norm(alt), alt)
+        chosen = list(distinct.values())
+        if max_alt is not None and len(chosen) > max_alt:
+            keep = sorted(rng.choice(len(chosen), size=max_alt, replace=False))
+            capped += len(chosen) - max_alt
+            chosen = [chosen[i] for i in keep]
+        rows.extend((alt, label, alt_kind, concept_id) for alt in chosen)
+        if use_descriptions and isinstance(description, str) and description.strip():
+            sentence = first_sentence(description)
+            if sentence and _norm(sentence) != _norm(label):
+                rows.append((sentence, label, description_kind, concept_id))
+    return rows, capped
+
+
+def _holdout_ids(
+    ids: list[str], holdout: float | Collection[str], seed: int
+) -> tuple[list[str], float | None]:
+    """The held-out ids and the fraction (None for explicit ids); see :func:`training_pairs`."""
+    if isinstance(holdout, float | int) and not isinstance(holdout, bool):
+        return holdout_concepts(ids, float(holdout), seed=seed), float(holdout)
+    if isinstance(holdout, str) or not isinstance(holdout, Collection):
+        raise ValueError(f"holdout must be a fraction or a collection of concept ids, got {holdout!r}")
+    unknown = sorted(set(holdout) - set(ids))
+    if unknown:
+        raise ValueError(f"holdout names {len(unknown)} unknown concept ids, e.g. {unknown[:3]}")
+    return sorted(set(holdout)), None
+
+
+def occupation_pairs(
+    occupations: pd.DataFrame,
+    relations: pd.DataFrame,
+    concepts: pd.DataFrame,
+    *,
+    max_alt_per_occupation: int | None = DEFAULT_MAX_ALT,
+    skills_per_pair: int = DEFAULT_SKILLS_PER_TITLE,
+    holdout: float | Collection[str] = DEFAULT_TITLE_HOLDOUT,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Build (anchor, positive) pairs that teach job titles: the positive is an occupation's preferred label.
+
+    Per occupation not held out: its alternative titles (``title_alt``, at most ``max_alt_per_occupation``, a
+    seeded sample), the first sentence of its description (``title_description``) and a comma-separated list of
+    up to ``skills_per_pair`` of its essential skills' preferred labels (``title_skills``, a seeded sample; only
+    for occupations with at least two essential skills). The held-out occupations give no pairs, so their
+    titles can test job-title normalisation honestly (:mod:`skillmatch.evaluation.titles`).
+
+    Args:
+        occupations: The occupation table (:data:`skillmatch.schema.OCCUPATION_COLUMNS`).
+        relations: Occupation–skill relations (``occupation_id``, ``skill_id``, ``relation``).
+        concepts: The skill table (``id``, ``label``), for the skill labels.
+        max_alt_per_occupation: Cap on alternative-title pairs per occupation (None: no cap).
+        skills_per_pair: Essential skills named in a ``title_skills`` anchor (0: no such pairs).
+        holdout: A fraction of occupations to hold out or the ids to hold out.
+        seed: Random seed of the hold-out and the samples.
+
+    Returns:
+        A table with :data:`PAIR_COLUMNS` (``concept_id`` is the occupation id); ``attrs`` as in
+        :func:`training_pairs`.
+
+    Raises:
+        ValueError: A column is missing, a row is invalid (the message names row and field), an explicit held-out
+            id is unknown, or a parameter is out of range.
+    """
+    _check_concepts(occupations)
+    if max_alt_per_occupation is not None and max_alt_per_occupation < 0:
+        raise ValueError(f"max_alt_per_occupation must be >= 0 or None, got {max_alt_per_occupation!r}")
+    if skills_per_pair < 0:
+        raise ValueError(f"skills_per_pair must be >= 0, got {skills_per_pair!r}")
+    missing = [c for c in ("occupation_id", "skill_id", "relation") if c not in relations.columns]
+    if missing:
+        raise ValueError(f"relations table is missing columns {missing} (see schema.RELATION_COLUMNS)")
+    ids = list(occupations["id"])
+    held, fraction = _holdout_ids(ids, holdout, seed)
+    held_set = set(held)
+    rng = np.random.default_rng(seed)
+    rows, capped = _label_pairs(
+        occupations,
+        held_set,
+        max_alt=max_alt_per_occupation,
+        use_descriptions=True,
+        kinds=OCCUPATION_PAIR_KINDS,
+        rng=rng,
+    )
+    if skills_per_pair:
+        skill_label = dict(zip(concepts["id"], concepts["label"], strict=True))
+        essential = relations[relations["relation"] == "essential"]
+        by_occupation: dict[str, list[str]] = {}
+        for occupation_id, skill_id in zip(essential["occupation_id"], essential["skill_id"], strict=True):
+            if skill_id in skill_label:
+                by_occupation.setdefault(occupation_id, []).append(" ".join(skill_label[skill_id].split()))
+        for occupation_id, label in zip(occupations["id"], occupations["label"], strict=True):
+            skills = sorted(set(by_occupation.get(occupation_id, [])))
+            if occupation_id in held_set or len(skills) < 2:
+                continue
+            pick = rng.choice(len(skills), size=min(skills_per_pair, len(skills)), replace=False)
+            anchor = ", ".join(skills[i] for i in sorted(pick))
+            rows.append((anchor, " ".join(label.split()), "title_skills", occupation_id))
+    return _pair_table(
+        rows,
+        held=held,
+        fraction=fraction,
+        seed=seed,
+        concepts=len(ids),
+        capped=capped,
+        kinds=OCCUPATION_PAIR_KINDS,
+    )
+
+
+def sibling_groups(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Each concept's siblings: concepts that share a broader concept (skills) or an ISCO group (occupations).
+
+    Uses the ``broader`` column (a list of ids) when the table has one, else ``isco_group``. A concept with no
+    group has no siblings.
+    """
+    groups: dict[str, list[str]] = {}
+    member_of: dict[str, list[str]] = {}
+    if "broader" in table.columns:
+        keys = [list(b) if isinstance(b, list | tuple | np.ndarray) else [] for b in table["broader"]]
+    else:
+        keys = [[g] if isinstance(g, str) and g else [] for g in table["isco_group"]]
+    for concept_id, concept_keys in zip(table["id"], keys, strict=True):
+        member_of[concept_id] = [str(k) for k in concept_keys]
+        for key in concept_keys:
+            groups.setdefault(str(key), []).append(concept_id)
+    return {
+        concept_id: sorted({s for k in concept_keys for s in groups[k]} - {concept_id})
+        for concept_id, concept_keys in member_of.items()
+    }
+
+
+def add_hard_negatives(pairs: pd.DataFrame, tables: Sequence[pd.DataFrame], *, seed: int = 0) -> pd.DataFrame:
+    """Add a ``negative`` column: the preferred label of a seeded random sibling of the pair's concept.
+
+    Siblings come from :func:`sibling_groups` of each table (skills and occupations). A sibling whose label
+    equals the pair's anchor or positive, or is one of the concept's own labels, is not used; a pair whose
+    concept has no usable sibling gets no negative (None) and is trained with in-batch negatives only.
+
+    Args:
+        pairs: A pair table (:data:`PAIR_COLUMNS`).
+        tables: The concept/occupation tables the pairs' ``concept_id`` values come from.
+        seed: Random seed.
+
+    Returns:
+        A copy of ``pairs`` with a ``negative`` column; ``attrs`` kept, with ``stats["hard_negatives"]``.
+    """
+    label_of: dict[str, str] = {}
+    own: dict[str, set[str]] = {}
+    siblings: dict[str, list[str]] = {}
+    for table in tables:
+        label_of.update(zip(table["id"], (" ".join(x.split()) for x in table["label"]), strict=True))
+        for concept_id, label, alts in zip(table["id"], table["label"], table["alt_labels"], strict=True):
+            own[concept_id] = {_norm(label), *(_norm(a) for a in alts)}
+        siblings.update(sibling_groups(table))
+    rng = np.random.default_rng(seed)
+    negatives: list[str | None] = []
+    for anchor, positive, concept_id in zip(
+        pairs["anchor"], pairs["positive"], pairs["concept_id"], strict=True
+    ):
+        banned = own.get(concept_id, set()) | {_norm(anchor), _norm(positive)}
+        usable = [label_of[s] for s in siblings.get(concept_id, []) if _norm(label_of[s]) not in banned]
+        negatives.append(usable[int(rng.integers(len(usable)))] if usable else None)
+    out = pairs.copy()
+    out["negative"] = pd.Series(negatives, index=out.index, dtype=object)
+    out.attrs = {
+        **pairs.attrs,
+        "stats": {**pairs.attrs.get("stats", {}), "hard_negatives": sum(n is not None for n in negatives)},
+    }
+    return out
+
+
+def concat_pairs(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Pair tables one after another; the held-out ids are united and the counts kept per table in ``attrs``."""
+    if not tables:
+        raise ValueError("concat_pairs needs at least one pair table")
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs = {
+        "holdout_ids": sorted({i for t in tables for i in t.attrs.get("holdout_ids", [])}),
+        "holdout": [t.attrs.get("holdout") for t in tables],
+        "seed": tables[0].attrs.get("seed"),
+        "stats": {"pairs": len(out), "tables": [t.attrs.get("stats", {}) for t in tables]},
+    }
+    return out
 
 
 def read_holdout(model_dir: str | Path) -> list[str]:
