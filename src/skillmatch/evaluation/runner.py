@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from skillmatch.linking.linker import SkillLinker, link_options
 
 if TYPE_CHECKING:
     from skillmatch.encoding.base import Encoder
+    from skillmatch.evaluation.titles import TitleSet
     from skillmatch.facade import Skillmatch
 
 #: Ranks concepts for texts: ``ranker(texts, depth)`` gives one id list per text, best first, at most ``depth``.
@@ -47,6 +48,8 @@ SKILL_EXTRACTION_FILES = {
 }
 #: The MELO job-title benchmark folder, relative to the shared data folder.
 JOB_TITLES_DIR = Path("benchmarks/job-titles")
+ONET_TITLES_FILE = Path("onet/29.2/Alternate Titles.txt")
+CROSSWALK_FILE = Path("crosswalks/esco_onet_crosswalk.csv")
 
 #: A score below every cosine similarity: asks the linker for its full ranking.
 NO_THRESHOLD = -1.0
@@ -479,9 +482,20 @@ def calibrate_min_score(
 # --- job titles -------------------------------------------------------------------------------------------
 
 
-def role_ranker(sm: Skillmatch) -> Ranker:
-    """The bundle's role search (:class:`~skillmatch.matching.roles.RoleCatalog`) restricted to taxonomy occupations."""
-    catalog = sm.context.roles
+def role_ranker(sm: Skillmatch, *, exclude_labels: Sequence[tuple[str, str]] = ()) -> Ranker:
+    """The bundle's role search (:class:`~skillmatch.matching.roles.RoleCatalog`) restricted to taxonomy occupations.
+
+    Args:
+        sm: A loaded bundle.
+        exclude_labels: (role id, label text) pairs left out of the search (held-out titles).
+    """
+    from skillmatch.matching.roles import RoleCatalog
+
+    catalog = (
+        RoleCatalog(sm.bundle, sm.context.roles.encoder, exclude_labels=exclude_labels)
+        if exclude_labels
+        else sm.context.roles
+    )
     occupations = set(sm.bundle.taxonomy.occupations["id"])
 
     def rank(texts: Sequence[str], depth: int) -> list[list[str]]:
@@ -489,6 +503,26 @@ def role_ranker(sm: Skillmatch) -> Ranker:
         return [[h.id for h in found if h.id in occupations][:depth] for found in hits]
 
     return rank
+
+
+def dense_title_ranker(sm: Skillmatch, *, exclude_labels: Sequence[tuple[str, str]] = ()) -> Ranker:
+    """Plain dense search: the raw title against every occupation label (preferred and alternative), best label.
+
+    The baseline of the job-title evaluations: no cleaning, no character n-grams.
+    """
+    labels = sm.bundle.occupation_labels
+    vectors = sm.bundle.occupation_index.reconstruct()
+    if exclude_labels:
+        dropped = {(str(rid), " ".join(str(t).split()).casefold()) for rid, t in exclude_labels}
+        keep = np.array(
+            [
+                (str(c), " ".join(str(t).split()).casefold()) not in dropped
+                for c, t in zip(labels["concept_id"], labels["text"], strict=True)
+            ],
+            dtype=bool,
+        )
+        labels, vectors = labels[keep], vectors[keep]
+    return dense_ranker(sm.encoder, list(labels["concept_id"]), vectors)
 
 
 def evaluate_job_titles(sm: Skillmatch, folder: str | Path, *, depth: int = 10) -> dict[str, Any]:
@@ -501,14 +535,19 @@ def evaluate_job_titles(sm: Skillmatch, folder: str | Path, *, depth: int = 10) 
 
     Returns:
         ``{"task", "source", "queries", "queries_total", "unmapped_queries", "concept_mapping_rate",
-        "methods": {"roles": {...}, "tfidf": {...}}}`` with ``mrr``, ``acc@1``, ``acc@5``, ``n`` per method.
+        "methods": {"roles": {...}, "dense_labels": {...}, "tfidf": {...}}}`` with ``mrr``, ``acc@1``, ``acc@5``,
+        ``n`` per method (``dense_labels``: :func:`dense_title_ranker`).
     """
     occupations = sm.bundle.taxonomy.occupations
     if occupations.empty:
         return {"task": "job_titles", "skipped": f"bundle {sm.path} has no occupations"}
     data = load_job_titles(folder, occupations)
     lexical = _lexical_labels(sm.bundle.occupation_labels)
-    methods = {"roles": role_ranker(sm), "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical))}
+    methods = {
+        "roles": role_ranker(sm),
+        "dense_labels": dense_title_ranker(sm),
+        "tfidf": lexical_ranker(TfidfLabelRanker().fit(lexical)),
+    }
     scores = _run_methods(methods, data.queries, data.relevant, ks=(), depth=depth, extra=("acc@1", "acc@5"))
     return {
         "task": "job_titles",
@@ -522,14 +561,102 @@ def evaluate_job_titles(sm: Skillmatch, folder: str | Path, *, depth: int = 10) 
     }
 
 
+def title_sets(sm: Skillmatch, data_dir: str | Path, *, seed: int = 0) -> dict[str, TitleSet]:
+    """The job-title sets beyond MELO that the data allows: noisy ESCO titles and O*NET alternate titles.
+
+    The noisy titles come from the occupations held out of encoder training (the seeded
+    :data:`~skillmatch.evaluation.finetune.DEFAULT_TITLE_HOLDOUT` share, seed 0, as ``skillmatch finetune train``
+    holds out), their source alternative labels dropped from the index. O*NET titles that are MELO queries are
+    left out.
+    """
+    from skillmatch.evaluation.finetune import DEFAULT_TITLE_HOLDOUT, holdout_concepts
+    from skillmatch.evaluation.titles import noisy_titles, onet_titles
+
+    occupations = sm.bundle.taxonomy.occupations
+    # a tiny taxonomy's hold-out rounds to nothing: then every occupation gives titles
+    held = holdout_concepts(list(occupations["id"]), DEFAULT_TITLE_HOLDOUT, seed=0) or list(occupations["id"])
+    sets = {"noisy_esco": noisy_titles(occupations, held, seed=seed, hold_out_label=True)}
+    root = Path(data_dir)
+    onet, crosswalk = root / ONET_TITLES_FILE, root / CROSSWALK_FILE
+    if onet.is_file() and crosswalk.is_file():
+        melo = root / JOB_TITLES_DIR
+        exclude = load_job_titles(melo, occupations).queries if melo.is_dir() else []
+        sets["onet_alternate"] = onet_titles(
+            onet, crosswalk, set(occupations["id"]), exclude=exclude, seed=seed
+        )
+    return sets
+
+
+def evaluate_title_sets(sm: Skillmatch, data_dir: str | Path, *, depth: int = 10) -> dict[str, Any]:
+    """acc@1, acc@5 and MRR of role search and plain dense search on :func:`title_sets`.
+
+    Args:
+        sm: A loaded bundle with ESCO occupations.
+        data_dir: The shared data folder (for the O*NET set; the noisy set needs only the bundle).
+        depth: Ranking depth.
+
+    Returns:
+        ``{"task": "noisy_titles", "sets": {name: {"queries", "notes", "methods": {method: metrics},
+        "by_noise": {kind: {method: acc@1}}}}}``.
+    """
+    if sm.bundle.taxonomy.occupations.empty:
+        return {"task": "noisy_titles", "skipped": f"bundle {sm.path} has no occupations"}
+    out: dict[str, Any] = {"task": "noisy_titles", "depth": depth, "sets": {}}
+    for name, data in title_sets(sm, data_dir).items():
+        if not len(data):
+            out["sets"][name] = {"queries": 0, "notes": data.notes, "methods": {}, "by_noise": {}}
+            continue
+        methods = {
+            "roles": role_ranker(sm, exclude_labels=data.held_out_labels),
+            "dense_labels": dense_title_ranker(sm, exclude_labels=data.held_out_labels),
+        }
+        rankings = {m: rank(data.queries, depth) for m, rank in methods.items()}
+        scores = {
+            m: {
+                k: round(float(v), 4)
+                for k, v in mean_metrics(r, data.relevant, ks=(1, 5)).items()
+                if k in ("acc@1", "acc@5", "mrr", "n")
+            }
+            for m, r in rankings.items()
+        }
+        by_noise: dict[str, dict[str, float]] = {}
+        for kind in sorted({k for kinds in data.noise for k in kinds}):
+            rows = [i for i, kinds in enumerate(data.noise) if kind in kinds]
+            by_noise[kind] = {
+                m: round(float(np.mean([bool(r[i]) and r[i][0] in data.relevant[i] for i in rows])), 4)
+                for m, r in rankings.items()
+            }
+            by_noise[kind]["n"] = len(rows)
+        out["sets"][name] = {
+            "queries": len(data),
+            "notes": data.notes,
+            "methods": scores,
+            "by_noise": by_noise,
+        }
+    return out
+
+
 # --- skill normalisation ----------------------------------------------------------------------------------
 
 
-def held_out_labels(labels: pd.DataFrame, sample: int, seed: int) -> pd.Series:
+def training_holdout(sm: Skillmatch) -> list[str]:
+    """The skills that ``skillmatch finetune train`` holds out with its defaults (seeded, the same for any model).
+
+    Evaluating skill normalisation on them compares a fine-tuned encoder and the stock one on labels neither
+    was trained on.
+    """
+    from skillmatch.evaluation.finetune import DEFAULT_HOLDOUT, holdout_concepts
+
+    return holdout_concepts(list(sm.bundle.taxonomy.concepts["id"]), DEFAULT_HOLDOUT, seed=0)
+
+
+def held_out_labels(
+    labels: pd.DataFrame, sample: int, seed: int, *, concepts: Collection[str] | None = None
+) -> pd.Series:
     """Pick one alternative label of up to ``sample`` concepts to hold out of the label index.
 
     Only alternative labels whose text (case-folded) belongs to no other concept are eligible, so each held-out
-    label has exactly one right answer.
+    label has exactly one right answer; with ``concepts``, only labels of those concepts.
 
     Returns:
         The held-out rows: a Series of label texts indexed by label-table row, sorted by row.
@@ -538,31 +665,40 @@ def held_out_labels(labels: pd.DataFrame, sample: int, seed: int) -> pd.Series:
         raise ValueError(f"sample must be a positive integer, got {sample!r}")
     keys = labels["text"].str.casefold()
     owners = labels.assign(key=keys).groupby("key")["concept_id"].nunique()
-    eligible = labels[(labels["kind"] == "alt").to_numpy() & (keys.map(owners) == 1).to_numpy()]
+    mask = (labels["kind"] == "alt").to_numpy() & (keys.map(owners) == 1).to_numpy()
+    if concepts is not None:
+        mask &= labels["concept_id"].isin(list(concepts)).to_numpy()
+    eligible = labels[mask]
     if eligible.empty:
         return pd.Series(dtype=object)
     rng = np.random.default_rng(seed)
-    concepts = eligible["concept_id"].drop_duplicates().to_numpy()
-    picked = rng.choice(concepts, size=min(sample, len(concepts)), replace=False)
+    pool = eligible["concept_id"].drop_duplicates().to_numpy()
+    picked = rng.choice(pool, size=min(sample, len(pool)), replace=False)
     rows = [int(rng.choice(eligible.index[eligible["concept_id"] == cid])) for cid in picked]
     return labels.loc[sorted(rows), "text"]
 
 
 def evaluate_skill_normalisation(
-    sm: Skillmatch, sample: int = 2000, seed: int = 0, *, depth: int = 10
+    sm: Skillmatch,
+    sample: int = 2000,
+    seed: int = 0,
+    *,
+    depth: int = 10,
+    concepts: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Hold alternative labels out of the label index and link them back with ``normalise``.
 
     For ``sample`` concepts one unambiguous alternative label each (see :func:`held_out_labels`) is removed
     from the label table; the linker is rebuilt on the remaining rows (their stored vectors, no re-encoding)
     and must find the concept from the held-out text alone. TF-IDF and BM25 over the same remaining labels
-    run beside it.
+    run beside it. ``concepts`` restricts the sample, e.g. to the concepts held out of encoder training
+    (:func:`training_holdout`), so that a fine-tuned encoder has not seen the held-out labels.
 
     Returns:
         ``{"task", "sample", "seed", "queries", "methods": {name: {"acc@1", "acc@5", "mrr", "n", "seconds"}}}``.
     """
     labels = sm.bundle.labels.reset_index(drop=True)
-    held = held_out_labels(labels, sample, seed)
+    held = held_out_labels(labels, sample, seed, concepts=concepts)
     if held.empty:
         return {"task": "skill_normalisation", "skipped": "no concept has an unambiguous alternative label"}
     keep = np.setdiff1d(np.arange(len(labels)), held.index.to_numpy())
@@ -580,6 +716,7 @@ def evaluate_skill_normalisation(
         "task": "skill_normalisation",
         "sample": sample,
         "seed": seed,
+        "concepts": "all" if concepts is None else len(set(concepts)),
         "queries": len(held),
         "depth": depth,
         "methods": scores,
@@ -662,10 +799,11 @@ def run_all(
         sm: A loaded (ESCO) bundle.
         data_dir: The shared data folder (holding ``benchmarks/``).
         normalisation_sample: Concepts sampled by :func:`evaluate_skill_normalisation`.
-        progress: Called as ``progress("evaluation", parts_done, 4)`` after each of the four parts.
+        progress: Called as ``progress("evaluation", parts_done, 5)`` after each of the five parts.
 
     Returns:
-        ``{"bundle", "taxonomy", "skill_extraction", "job_titles", "skill_normalisation", "role_profiles"}``.
+        ``{"bundle", "taxonomy", "skill_extraction", "job_titles", "noisy_titles", "skill_normalisation",
+        "role_profiles"}``.
     """
     root = Path(data_dir)
     results: dict[str, Any] = {
@@ -673,7 +811,7 @@ def run_all(
         "taxonomy": f"{sm.bundle.taxonomy.name} {sm.bundle.taxonomy.version}",
     }
     step = progress or (lambda _stage, _done, _total: None)
-    step("evaluation", 0, 4)
+    step("evaluation", 0, 5)
     files = {name: root / rel for name, rel in SKILL_EXTRACTION_FILES.items()}
     present = {name: p for name, p in files.items() if p.is_file()}
     if present:
@@ -686,18 +824,23 @@ def run_all(
             "task": "skill_extraction",
             "skipped": f"no benchmark files under {root / 'benchmarks/skill-extraction'}",
         }
-    step("evaluation", 1, 4)
+    step("evaluation", 1, 5)
     melo = root / JOB_TITLES_DIR
     results["job_titles"] = (
         evaluate_job_titles(sm, melo)
         if melo.is_dir()
         else {"task": "job_titles", "skipped": f"MELO folder {melo} not found"}
     )
-    step("evaluation", 2, 4)
-    results["skill_normalisation"] = evaluate_skill_normalisation(sm, sample=normalisation_sample)
-    step("evaluation", 3, 4)
+    step("evaluation", 2, 5)
+    results["noisy_titles"] = evaluate_title_sets(sm, root)
+    step("evaluation", 3, 5)
+    # the skills no encoder trained by `skillmatch finetune train` has seen (all skills for a tiny taxonomy)
+    results["skill_normalisation"] = evaluate_skill_normalisation(
+        sm, sample=normalisation_sample, concepts=training_holdout(sm) or None
+    )
+    step("evaluation", 4, 5)
     results["role_profiles"] = evaluate_role_profiles(sm)
-    step("evaluation", 4, 4)
+    step("evaluation", 5, 5)
     return results
 
 

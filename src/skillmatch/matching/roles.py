@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.cluster import AgglomerativeClustering
 
 from skillmatch.index import VectorIndex
+from skillmatch.matching.titles import TitleLexicon, clean_title, title_variants
 
 if TYPE_CHECKING:
     from skillmatch.bundle import Bundle
@@ -40,13 +41,6 @@ ROLE_TABLE_COLUMNS = {
 
 CLUSTER_PREFIX = "urn:skillmatch:role:"
 
-_TITLE_NOISE = re.compile(
-    r"\((?:[mwfdxhi]\s*/\s*)+[mwfdxhi]\)|\b[mwf]/[mwf]/[dx]\b|\([^)]*\)|<[A-Z_]+>|\bremote\b|\bhybrid\b|"
-    r"\bfull[- ]time\b|\bpart[- ]time\b|\bjob\b|\bvacancy\b|\bposition\b|\bhiring\b|\burgent(?:ly)?\b",
-    re.IGNORECASE,
-)
-_TITLE_SPLIT = re.compile(r"\s+[-–—|@:]\s+|\s*\|\s*")
-
 
 @dataclass(frozen=True)
 class RoleParams:
@@ -61,13 +55,14 @@ class RoleParams:
     #: postings that must ask for a skill the taxonomy does not relate to the role (when it has >= 3 postings)
     min_support: int = 2
     max_skills: int = 60
-
-
-def clean_title(title: str) -> str:
-    """A job title without gender markers, placeholders, employment terms or trailing qualifiers."""
-    text = _TITLE_NOISE.sub(" ", str(title or ""))
-    text = _TITLE_SPLIT.split(text)[0]
-    return re.sub(r"\s+", " ", text).strip(" ,-/") or str(title or "").strip()
+    #: weight of character n-gram similarity in role search (the rest is the encoder's cosine)
+    search_lexical_weight: float = 0.2
+    #: labels taken from each of the dense and the character n-gram search, per query variant
+    search_candidates: int = 50
+    #: score taken off a part of a title with separators ("Nurse – London": "Nurse"), against the whole title
+    search_part_penalty: float = 0.05
+    #: score taken off a variant whose misspelt words were corrected
+    search_correction_penalty: float = 0.05
 
 
 def _slug(text: str) -> str:
@@ -264,9 +259,17 @@ class RoleCatalog:
         encoder: encodes queries (the query-time chain, :func:`skillmatch.encoding.factory.query_chain`).
     """
 
-    def __init__(self, bundle: Bundle, encoder: Encoder) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        encoder: Encoder,
+        *,
+        params: RoleParams | None = None,
+        exclude_labels: Collection[tuple[str, str]] = (),
+    ) -> None:
         self.bundle = bundle
         self.encoder = encoder
+        self.params = params or RoleParams()
         self.roles = bundle.roles.set_index("id", drop=False)
         self.profiles = bundle.role_profiles
         self._profile_groups = dict(tuple(self.profiles.groupby("role_id", sort=False)))
@@ -275,45 +278,119 @@ class RoleCatalog:
         vectors = [bundle.occupation_index.reconstruct()] if len(occ_labels) else []
         if len(role_labels):
             vectors.append(np.asarray(role_labels["vector"].tolist(), dtype=np.float32))
-        self._label_roles = np.concatenate(
+        label_roles = np.concatenate(
             [occ_labels["concept_id"].to_numpy(dtype=object), role_labels["role_id"].to_numpy(dtype=object)]
         )
-        self._label_texts = np.concatenate(
+        label_texts = np.concatenate(
             [occ_labels["text"].to_numpy(dtype=object), role_labels["text"].to_numpy(dtype=object)]
         )
         dim = encoder.dim
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
+        if exclude_labels:
+            dropped = {(str(rid), " ".join(str(text).split()).casefold()) for rid, text in exclude_labels}
+            keep = np.array(
+                [
+                    (str(rid), " ".join(str(text).split()).casefold()) not in dropped
+                    for rid, text in zip(label_roles, label_texts, strict=True)
+                ],
+                dtype=bool,
+            )
+            label_roles, label_texts, matrix = label_roles[keep], label_texts[keep], matrix[keep]
+        label_kinds = np.concatenate(
+            [occ_labels["kind"].to_numpy(dtype=object), role_labels["kind"].to_numpy(dtype=object)]
+        )
+        if exclude_labels:
+            label_kinds = label_kinds[keep]
+        self._label_roles, self._label_texts, self._vectors = label_roles, label_texts, matrix
+        self._preferred = label_kinds == "preferred"
         self._index = VectorIndex(kind="flat").build(matrix)
+        self._lexicon = TitleLexicon(list(label_texts)) if self.params.search_lexical_weight else None
         self._by_label: dict[str, str] = {}
         for rid, text in zip(self._label_roles, self._label_texts, strict=True):
             self._by_label.setdefault(str(text).lower(), str(rid))
 
     def search(self, queries: list[str], top_k: int = 5) -> list[list[RoleHit]]:
-        """The best roles for each query (by its best-matching label), best first."""
-        non_empty = [q.strip() for q in queries]
+        """The best roles for each query, best first.
+
+        Each query is searched as its :func:`~skillmatch.matching.titles.title_variants` (the cleaned title and
+        its parts between separators). A label's score is ``(1 - w) * cosine + w * character n-gram
+        similarity`` (``w`` = ``RoleParams.search_lexical_weight``) for its best variant, over the union of the
+        dense and the character n-gram candidates; a role scores as its best label.
+        """
         out: list[list[RoleHit]] = [[] for _ in queries]
-        todo = [i for i, q in enumerate(non_empty) if q]
-        if not todo or not self._index.rows:
+        variants = [self._variants(q) for q in queries]
+        flat = [text for vs in variants for text, _ in vs]
+        penalty = np.array([cost for vs in variants for _, cost in vs], dtype=np.float32)
+        if not flat or not self._index.rows:
             return out
-        vectors = self.encoder.encode([clean_title(non_empty[i]) for i in todo])
-        scores, rows = self._index.search(vectors, min(self._index.rows, top_k * 8))
-        for i, score_row, hit_row in zip(todo, scores, rows, strict=True):
-            seen: dict[str, RoleHit] = {}
-            for score, row in zip(score_row, hit_row, strict=True):
+        owner = np.repeat(np.arange(len(queries)), [len(vs) for vs in variants])
+        vectors = self.encoder.encode(flat)
+        depth = min(self._index.rows, max(top_k * 8, self.params.search_candidates))
+        _, dense_rows = self._index.search(vectors, depth)
+        weight = self.params.search_lexical_weight
+        if self._lexicon is not None:
+            _, lexical_rows = self._lexicon.top(flat, depth)
+            candidates = np.concatenate([dense_rows, lexical_rows], axis=1)
+        else:
+            candidates = dense_rows
+        safe = np.where(candidates >= 0, candidates, 0)
+        cosine = np.empty(candidates.shape, dtype=np.float32)
+        for start in range(0, len(flat), 256):  # bounded memory: 256 variants x candidates x dim at a time
+            chunk = slice(start, start + 256)
+            cosine[chunk] = np.einsum("vd,vkd->vk", vectors[chunk], self._vectors[safe[chunk]])
+        lexical = self._lexicon.score(flat, candidates) if self._lexicon is not None else 0.0
+        fused = (1 - weight) * cosine + weight * lexical - penalty[:, None]
+        fused = np.where(candidates >= 0, fused, -np.inf)
+        best: list[dict[str, tuple[float, bool, int]]] = [{} for _ in queries]
+        for v, (row_scores, row_hits) in enumerate(zip(fused, candidates, strict=True)):
+            found = best[int(owner[v])]
+            for score, row in zip(row_scores.tolist(), row_hits.tolist(), strict=True):
                 if row < 0:
                     continue
                 rid = str(self._label_roles[row])
-                if rid not in seen and rid in self.roles.index:
-                    role = cast("pd.Series", self.roles.loc[rid])  # one row per role id
-                    seen[rid] = RoleHit(
+                key = (round(score, 6), bool(self._preferred[row]), row)
+                if rid not in found or key[:2] > found[rid][:2]:
+                    found[rid] = key
+        for i, found in enumerate(best):
+            hits = []
+            ranked = sorted(found.items(), key=lambda kv: (-kv[1][0], not kv[1][1], kv[0]))
+            for rid, (score, _, row) in ranked:
+                if rid not in self.roles.index:
+                    continue
+                role = cast("pd.Series", self.roles.loc[rid])  # one row per role id
+                hits.append(
+                    RoleHit(
                         rid,
                         str(role["label"]),
-                        round(float(score), 4),
+                        round(score, 4),
                         int(role["postings"]),
                         str(self._label_texts[row]),
                     )
-            out[i] = sorted(seen.values(), key=lambda h: (-h.score, h.id))[:top_k]
+                )
+                if len(hits) == top_k:
+                    break
+            out[i] = hits
         return out
+
+    def _variants(self, query: str) -> list[tuple[str, float]]:
+        """The texts searched for a query with the score each gives up: title variants and their corrections.
+
+        The first variant is the cleaned whole title (no penalty); parts of a title with separators give up
+        ``search_part_penalty``; a variant with misspelt words corrected gives up ``search_correction_penalty``
+        more.
+        """
+        if not query.strip():
+            return []
+        found: dict[str, float] = {}
+        for number, text in enumerate(title_variants(query)):
+            cost = self.params.search_part_penalty if number else 0.0
+            options = [(text, cost)]
+            if self._lexicon is not None:
+                options.append((self._lexicon.correct(text), cost + self.params.search_correction_penalty))
+            for option, option_cost in options:
+                if option not in found or option_cost < found[option]:
+                    found[option] = option_cost
+        return list(found.items())
 
     def resolve(self, role: str) -> str:
         """A role id from an id, an exact label/alternative title, or else the best search hit (score >= 0.8)."""

@@ -344,7 +344,7 @@ def test_linker_variants_and_ablation(bundle: Skillmatch, bench_files: dict[str,
 def test_job_titles(bundle: Skillmatch, tmp_path: Path) -> None:
     result = evaluate_job_titles(bundle, write_melo(tmp_path / "melo"))
     assert result["queries"] == 3 and result["queries_total"] == 4 and result["unmapped_queries"] == 1
-    assert set(result["methods"]) == {"roles", "tfidf"}
+    assert set(result["methods"]) == {"roles", "dense_labels", "tfidf"}
     for metrics in result["methods"].values():
         assert set(metrics) >= {"mrr", "acc@1", "acc@5", "n"}
         assert metrics["acc@1"] <= metrics["acc@5"]
@@ -424,7 +424,11 @@ def test_run_all_and_table(bundle: Skillmatch, tmp_path: Path, bench_files: dict
     assert set(results["skill_extraction"]["sets"]) == {"tech"}
     assert results["skill_extraction"]["missing"][0].endswith("house_validation.csv")
     assert "not found" in results["job_titles"]["skipped"]
+    assert set(results["noisy_titles"]["sets"]) == {"noisy_esco"}  # no O*NET files under data/
     assert results["skill_normalisation"]["queries"] == 4
+    assert (
+        results["skill_normalisation"]["concepts"] == "all"
+    )  # the training hold-out of a tiny taxonomy is empty
     table = format_table(results)
     lines = table.splitlines()
     assert lines[0].split()[:3] == ["task", "set", "method"]
@@ -433,6 +437,39 @@ def test_run_all_and_table(bundle: Skillmatch, tmp_path: Path, bench_files: dict
     assert any(line.startswith("job_titles: skipped") for line in lines)
     pipeline = results["skill_extraction"]["sets"]["tech"]["methods"]["pipeline"]
     assert f"{pipeline['rp@5']:.3f}" in next(line for line in lines if " pipeline " in line)
+
+
+def test_noisy_titles_beat_plain_dense_search_on_the_test_bundle(bundle: Skillmatch) -> None:
+    from skillmatch.evaluation.runner import evaluate_title_sets
+
+    result = evaluate_title_sets(bundle, "/nonexistent")
+    noisy = result["sets"]["noisy_esco"]
+    assert noisy["queries"] == 6  # 3 occupations x (preferred label + one distinct alternative label)
+    roles, dense = noisy["methods"]["roles"], noisy["methods"]["dense_labels"]
+    assert roles["n"] == dense["n"] == 6
+    assert 0.0 <= dense["acc@1"] <= roles["acc@1"] <= roles["acc@5"] <= 1.0
+    assert set(noisy["by_noise"]) <= {
+        "seniority",
+        "gender",
+        "location",
+        "contract",
+        "employer",
+        "pay",
+        "prefix",
+        "abbreviation",
+        "typo",
+        "case",
+    }
+    assert all(row["n"] >= 1 for row in noisy["by_noise"].values())
+
+
+def test_skill_normalisation_can_be_restricted_to_some_concepts(bundle: Skillmatch) -> None:
+    from skillmatch.evaluation.runner import evaluate_skill_normalisation
+
+    labels = bundle.bundle.labels
+    some = sorted(set(labels.loc[labels["kind"] == "alt", "concept_id"]))[:1]
+    result = evaluate_skill_normalisation(bundle, sample=10, concepts=some)
+    assert result["queries"] == 1 and result["concepts"] == 1
 
 
 def test_format_table_of_one_part_and_of_nothing() -> None:
