@@ -20,6 +20,7 @@ from skillmatch.evaluation.runner import (
     evaluate_role_profiles,
     evaluate_skill_extraction,
     evaluate_skill_normalisation,
+    evaluate_title_sets,
     format_table,
 )
 from skillmatch.facade import Skillmatch
@@ -94,6 +95,21 @@ def test_job_titles(bundle: Skillmatch) -> None:
     assert result["queries"] >= 570
     roles, tfidf = result["methods"]["roles"], result["methods"]["tfidf"]
     assert roles["mrr"] > tfidf["mrr"] and roles["acc@5"] > 0.75
+    # title cleaning, spelling correction and character n-grams must not cost anything on clean titles
+    assert roles["acc@1"] >= result["methods"]["dense_labels"]["acc@1"]
+
+
+def test_noisy_titles(bundle: Skillmatch) -> None:
+    result = evaluate_title_sets(bundle, _require(DATA))
+    noisy = result["sets"]["noisy_esco"]
+    assert noisy["queries"] >= 550
+    roles, dense = noisy["methods"]["roles"], noisy["methods"]["dense_labels"]
+    assert roles["acc@1"] >= dense["acc@1"] + 0.15, (roles, dense)
+    assert noisy["by_noise"]["typo"]["roles"] > noisy["by_noise"]["typo"]["dense_labels"]
+    onet = result["sets"]["onet_alternate"]
+    assert onet["queries"] == 1500
+    # real O*NET titles: no worse than plain dense search beyond noise (1,500 titles: 0.02 is ~30 titles)
+    assert onet["methods"]["roles"]["acc@1"] >= onet["methods"]["dense_labels"]["acc@1"] - 0.02
 
 
 def test_skill_normalisation(bundle: Skillmatch) -> None:
