@@ -561,20 +561,31 @@ def evaluate_job_titles(sm: Skillmatch, folder: str | Path, *, depth: int = 10) 
     }
 
 
-def title_sets(sm: Skillmatch, data_dir: str | Path, *, seed: int = 0) -> dict[str, TitleSet]:
+def title_sets(
+    sm: Skillmatch, data_dir: str | Path, *, seed: int = 0, development: bool = False
+) -> dict[str, TitleSet]:
     """The job-title sets beyond MELO that the data allows: noisy ESCO titles and O*NET alternate titles.
 
     The noisy titles come from the occupations held out of encoder training (the seeded
     :data:`~skillmatch.evaluation.finetune.DEFAULT_TITLE_HOLDOUT` share, seed 0, as ``skillmatch finetune train``
     holds out), their source alternative labels dropped from the index. O*NET titles that are MELO queries are
-    left out.
+    left out. ``development=True`` gives instead the split that role search was tuned on: noisy titles (seed 1)
+    of a seeded 10% of the other occupations, and no O*NET set.
     """
     from skillmatch.evaluation.finetune import DEFAULT_TITLE_HOLDOUT, holdout_concepts
     from skillmatch.evaluation.titles import noisy_titles, onet_titles
 
     occupations = sm.bundle.taxonomy.occupations
+    ids = list(occupations["id"])
     # a tiny taxonomy's hold-out rounds to nothing: then every occupation gives titles
-    held = holdout_concepts(list(occupations["id"]), DEFAULT_TITLE_HOLDOUT, seed=0) or list(occupations["id"])
+    held = holdout_concepts(ids, DEFAULT_TITLE_HOLDOUT, seed=0) or ids
+    if development:
+        rest = sorted(set(ids) - set(held))
+        return {
+            "noisy_esco_dev": noisy_titles(
+                occupations, holdout_concepts(rest, 0.1, seed=1), seed=1, hold_out_label=True
+            )
+        }
     sets = {"noisy_esco": noisy_titles(occupations, held, seed=seed, hold_out_label=True)}
     root = Path(data_dir)
     onet, crosswalk = root / ONET_TITLES_FILE, root / CROSSWALK_FILE
@@ -587,13 +598,16 @@ def title_sets(sm: Skillmatch, data_dir: str | Path, *, seed: int = 0) -> dict[s
     return sets
 
 
-def evaluate_title_sets(sm: Skillmatch, data_dir: str | Path, *, depth: int = 10) -> dict[str, Any]:
+def evaluate_title_sets(
+    sm: Skillmatch, data_dir: str | Path, *, depth: int = 10, development: bool = False
+) -> dict[str, Any]:
     """acc@1, acc@5 and MRR of role search and plain dense search on :func:`title_sets`.
 
     Args:
         sm: A loaded bundle with ESCO occupations.
         data_dir: The shared data folder (for the O*NET set; the noisy set needs only the bundle).
         depth: Ranking depth.
+        development: Score the development split instead (see :func:`title_sets`).
 
     Returns:
         ``{"task": "noisy_titles", "sets": {name: {"queries", "notes", "methods": {method: metrics},
@@ -602,7 +616,7 @@ def evaluate_title_sets(sm: Skillmatch, data_dir: str | Path, *, depth: int = 10
     if sm.bundle.taxonomy.occupations.empty:
         return {"task": "noisy_titles", "skipped": f"bundle {sm.path} has no occupations"}
     out: dict[str, Any] = {"task": "noisy_titles", "depth": depth, "sets": {}}
-    for name, data in title_sets(sm, data_dir).items():
+    for name, data in title_sets(sm, data_dir, development=development).items():
         if not len(data):
             out["sets"][name] = {"queries": 0, "notes": data.notes, "methods": {}, "by_noise": {}}
             continue
