@@ -194,7 +194,8 @@ class TitleLexicon:
         if matrix is None or not matrix.shape[0] or not len(queries):
             return scores, rows
         n = matrix.shape[0]
-        sims = (self._vectorizer.transform([str(q) for q in queries]) @ matrix.T).toarray()
+        # labels x queries keeps the big matrix in its own (CSR) layout: no per-call conversion of it
+        sims = (matrix @ self._vectorizer.transform([str(q) for q in queries]).T).T.toarray()
         take = min(k, n)
         part = np.argpartition(-sims, take - 1, axis=1)[:, :take]
         order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
