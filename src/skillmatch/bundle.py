@@ -13,7 +13,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
+import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -68,7 +71,14 @@ OUTCOME_COLUMNS = ["credential_id", "position", "text"]
 _LIST_COLUMNS = {
     "concepts": ("alt_labels", "broader"),
     "occupations": ("alt_labels",),
-    "credentials": ("learning_outcomes", "skills", "prerequisites", "prerequisite_skills", "stackable_into"),
+    "credentials": (
+        "learning_outcomes",
+        "skills",
+        "prerequisites",
+        "prerequisite_skills",
+        "stackable_into",
+        "tags",
+    ),
     "postings": ("skills",),
 }
 
@@ -183,6 +193,61 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+#: A file name in a manifest: a plain name inside the bundle folder, no path.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def verify_files(path: Path, manifest: dict[str, Any], *, checksums: bool = True) -> None:
+    """Check the manifest's ``files`` against the folder: nothing outside it, nothing unlisted, nothing changed.
+
+    Every entry must be a plain file name (no path, no ``..``) of a regular file in ``path`` (not a link, FIFO or
+    device: nothing outside the bundle is ever opened), with a SHA-256; every file of the bundle (the known
+    tables and indexes and any other data file in the folder) must be listed; with ``checksums`` each listed
+    file is hashed and compared.
+
+    Raises:
+        BundleError: the first problem found, naming the file.
+    """
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{path}: the manifest lists no files; the bundle cannot be verified, rebuild it")
+    for name, meta in files.items():
+        if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+            raise BundleError(
+                f"{path}: manifest file entry {name!r} is not a plain file name inside the bundle"
+            )
+        if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str):
+            raise BundleError(f"{path}: manifest file entry {name!r} has no sha256")
+        file = path / name
+        try:
+            mode = os.lstat(file).st_mode
+        except FileNotFoundError:
+            raise BundleError(f"{path}: file {name} listed in the manifest is missing") from None
+        if not stat.S_ISREG(mode):
+            raise BundleError(f"{path}: {name} is not a regular file (a link, folder or special file)")
+    unlisted = sorted(
+        p.name
+        for p in path.iterdir()
+        if p.name != "manifest.json" and p.name not in files and not p.name.startswith(".")
+    )
+    if unlisted:
+        raise BundleError(
+            f"{path}: files not listed in the manifest: {', '.join(unlisted)}; rebuild the bundle"
+        )
+    missing = sorted(f for f in FILES.values() if f not in files)
+    if missing:
+        raise BundleError(
+            f"{path}: bundle files missing: {', '.join(missing)}; rebuild it with 'skillmatch build'"
+        )
+    if checksums:
+        for name, meta in files.items():
+            if sha256(path / name) != meta["sha256"]:
+                raise BundleError(
+                    f"{path}: file {name} does not match its checksum in the manifest (changed or damaged); "
+                    "rebuild the bundle"
+                )
+
+
 def model_for(manifest: dict[str, Any], settings: Settings) -> str:
     """The model to encode queries of this bundle with.
 
@@ -203,22 +268,12 @@ def open_bundle(path: Path, *, ef_search: int = 64, verify_checksums: bool = Tru
     Raises:
         BundleError: the folder is not a readable bundle of this format, or a file is missing or changed.
     """
-    path = Path(path)
+    given = Path(path)
+    # read one version: a symlinked bundle (see write_bundle) is resolved once, so a swap during the load
+    # cannot mix the files of two builds
+    path = given.resolve() if given.is_symlink() else given
     manifest = read_manifest(path)
-    for name, meta in manifest.get("files", {}).items():
-        file = path / name
-        if not file.exists():
-            raise BundleError(f"{path}: file {name} listed in the manifest is missing")
-        if verify_checksums and sha256(file) != meta["sha256"]:
-            raise BundleError(
-                f"{path}: file {name} does not match its checksum in the manifest (changed or damaged); "
-                "rebuild the bundle"
-            )
-    missing = sorted(f for f in FILES.values() if not (path / f).is_file())
-    if missing:
-        raise BundleError(
-            f"{path}: bundle files missing: {', '.join(missing)}; rebuild it with 'skillmatch build'"
-        )
+    verify_files(path, manifest, checksums=verify_checksums)
 
     def table(name: str) -> pd.DataFrame:
         frame = pd.read_parquet(path / FILES[name])
@@ -239,7 +294,7 @@ def open_bundle(path: Path, *, ef_search: int = 64, verify_checksums: bool = Tru
         groups=table("groups"),
     )
     return Bundle(
-        path=path,
+        path=given,
         manifest=manifest,
         taxonomy=taxonomy,
         labels=table("labels"),
@@ -303,9 +358,18 @@ def manifest_for(bundle: Bundle, folder: Path, encoder: Encoder, **fields: Any) 
 
 
 def write_bundle(bundle: Bundle, out: Path, encoder: Encoder, **fields: Any) -> dict[str, Any]:
-    """Write ``bundle`` to ``out`` atomically (temporary folder, manifest, swap); returns the manifest."""
+    """Write ``bundle`` to ``out`` atomically; returns the manifest.
+
+    The files go to a temporary folder, which becomes a versioned folder ``.NAME.v-<stamp>`` beside ``out``;
+    ``out`` is a symbolic link to it, replaced with one ``rename`` of a new link (:func:`os.replace`), so at every
+    moment ``out`` is either the old bundle or the new one, whatever kills the process. Folders left by interrupted
+    builds and versions older than the previous one are removed by the next build (:func:`clean_stale`).
+    A real folder at ``out`` (a bundle written by an earlier skillmatch) is moved aside once, then linked.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_symlink() and not (out / "manifest.json").exists() and any(out.iterdir()):
+        raise BundleError(f"{out} exists and is not a skillmatch bundle; refusing to replace it")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         bundle.write(tmp)
@@ -315,20 +379,52 @@ def write_bundle(bundle: Bundle, out: Path, encoder: Encoder, **fields: Any) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    clean_stale(out)
     return manifest
 
 
+def _stamp() -> str:
+    return f"{time.time_ns():x}-{os.getpid()}"
+
+
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` with ``tmp``: the old bundle is moved aside first and removed only afterwards."""
-    old = None
-    if out.exists():
-        if not (out / "manifest.json").exists() and any(out.iterdir()):
-            raise BundleError(f"{out} exists and is not a skillmatch bundle; refusing to replace it")
-        old = out.with_name(f".{out.name}.old-{int(time.time() * 1000)}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Make ``out`` point at the finished folder ``tmp`` (see :func:`write_bundle`)."""
+    version = out.with_name(f".{out.name}.v-{_stamp()}")
+    tmp.rename(version)
+    link = out.with_name(f".{out.name}.link-{_stamp()}")
+    os.symlink(version.name, link)  # relative: the bundle folder and its versions can move together
+    if out.exists() and not out.is_symlink():
+        # an earlier skillmatch wrote a real folder: the one step with a window, taken once per bundle path
+        out.rename(out.with_name(f".{out.name}.old-{_stamp()}"))
+    os.replace(link, out)
+
+
+def clean_stale(out: Path, *, keep_previous: bool = True) -> list[Path]:
+    """Remove what interrupted or earlier builds of ``out`` left beside it; returns what was removed.
+
+    Temporary folders and links, moved-aside folders and versions other than the current one (and, with
+    ``keep_previous``, the newest other version, which a server may still be loading) are removed.
+    """
+    current = out.resolve().name if out.is_symlink() else None
+    removed: list[Path] = []
+    versions = sorted(
+        (p for p in out.parent.glob(f".{out.name}.v-*") if p.name != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    stale = [
+        *out.parent.glob(f".{out.name}.tmp-*"),
+        *out.parent.glob(f".{out.name}.link-*"),
+        *out.parent.glob(f".{out.name}.old-*"),
+        *(versions[1:] if keep_previous else versions),
+    ]
+    for path in stale:
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def _fingerprint_digest(fingerprint: str) -> str | None:

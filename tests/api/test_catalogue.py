@@ -26,8 +26,10 @@ def test_filter_validation_and_normalisation() -> None:
         CredentialFilter(modes=["telepathy"])
     with pytest.raises(ValueError, match="max_cost must be >= 0"):
         CredentialFilter(max_cost=-1)
-    with pytest.raises(ValueError, match="three-letter"):
+    with pytest.raises(ValueError, match="not an ISO 4217 code"):
         CredentialFilter(currency="euro")
+    with pytest.raises(ValueError, match="not an ISO 4217 code"):
+        CredentialFilter(currency="XYZ")
 
 
 def test_listing_without_query(catalogue: CredentialCatalogue) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 from fakes import HashingEncoder, make_concepts, posting_row
 
 from skillmatch.build import BuildInputs, build_bundle
-from skillmatch.bundle import FILES, BundleError
+from skillmatch.bundle import FILES, BundleError, clean_stale, open_bundle
 from skillmatch.config import Settings
 from skillmatch.facade import load as load_service
 from skillmatch.linking.linker import SkillLinker
@@ -133,7 +135,8 @@ def test_failed_build_leaves_existing_bundle_intact(
     with pytest.raises(RuntimeError, match="interrupted"):
         build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
     assert (out / "manifest.json").read_text() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # nothing left behind but the version the bundle path links to
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [out.resolve().name]
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, inputs: BuildInputs) -> None:
@@ -222,3 +225,122 @@ def test_check_encoder_compares_weights_and_precision(built: str, querying: str,
     else:
         with pytest.raises(BundleError, match="fingerprint"):
             check_encoder(manifest, encoder, Path("bundle"))  # type: ignore[arg-type]
+
+
+# --- safety: the manifest stays inside the bundle, the swap is atomic ------------------------------------
+
+
+@pytest.fixture()
+def built(tmp_path: Path, inputs: BuildInputs) -> Path:
+    out = tmp_path / "bundle"
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    return out
+
+
+def _edit_manifest(
+    bundle: Path, change: dict[str, object] | None = None, *, drop_files: bool = False
+) -> None:
+    path = bundle / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if drop_files:
+        manifest.pop("files")
+    else:
+        manifest["files"] = {**manifest["files"], **(change or {})}
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("/etc/hostname", "not a plain file name"),
+        ("../bundle/manifest.json", "not a plain file name"),
+        ("sub/table.parquet", "not a plain file name"),
+        ("..", "not a plain file name"),
+    ],
+)
+def test_manifest_entries_outside_the_bundle_are_refused(built: Path, name: str, message: str) -> None:
+    _edit_manifest(built, {name: {"sha256": "0" * 64, "bytes": 1}})
+    with pytest.raises(BundleError, match=message):
+        open_bundle(built)
+
+
+def test_a_fifo_or_link_in_the_manifest_is_refused_without_opening_it(built: Path, tmp_path: Path) -> None:
+    os.mkfifo(built / "pipe")
+    _edit_manifest(built, {"pipe": {"sha256": "0" * 64, "bytes": 0}})
+    with pytest.raises(BundleError, match="pipe is not a regular file"):
+        open_bundle(built)  # would block forever if the FIFO were opened
+    (built / "pipe").unlink()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    (built / "pipe").symlink_to(secret)
+    with pytest.raises(BundleError, match="pipe is not a regular file"):
+        open_bundle(built)
+
+
+def test_a_manifest_without_files_and_unlisted_files_are_refused(built: Path) -> None:
+    (built / "extra.parquet").write_bytes(b"not listed")
+    with pytest.raises(BundleError, match=r"files not listed in the manifest: extra\.parquet"):
+        open_bundle(built)
+    (built / "extra.parquet").unlink()
+    _edit_manifest(built, drop_files=True)
+    with pytest.raises(BundleError, match="lists no files"):
+        open_bundle(built)
+
+
+class Killed(BaseException):
+    """A kill: nothing after it runs, not even cleanup."""
+
+
+STEPS = ["rename", "symlink", "replace"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_build_killed_at_any_step_leaves_a_loadable_bundle(
+    tmp_path: Path,
+    inputs: BuildInputs,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+) -> None:
+    out = tmp_path / "bundle"
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    before = open_bundle(out).manifest["created"]
+    real = {"rename": Path.rename, "symlink": os.symlink, "replace": os.replace}
+
+    def kill_at(name: str):
+        def patched(*args: object, **kwargs: object) -> object:
+            raise Killed(name)
+
+        return patched
+
+    monkeypatch.setattr(shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
+    if step == "rename":
+        monkeypatch.setattr(Path, "rename", kill_at(step))
+    else:
+        monkeypatch.setattr(f"skillmatch.bundle.os.{step}", kill_at(step))
+    with pytest.raises(Killed):
+        build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    monkeypatch.undo()
+    assert Path.rename is real["rename"] and os.symlink is real["symlink"] and os.replace is real["replace"]
+    assert open_bundle(out).manifest["created"] == before  # the old bundle, whole
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle.")]
+    assert len(leftovers) >= 2  # the current version and what the killed build left
+
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    assert open_bundle(out).manifest["created"] >= before
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle."))
+    assert all(".v-" in name for name in left) and len(left) <= 2  # the current and the previous version
+    assert out.resolve().name in left
+
+
+def test_a_bundle_folder_of_an_earlier_version_is_replaced_by_a_link(
+    tmp_path: Path,
+    inputs: BuildInputs,
+) -> None:
+    out = tmp_path / "bundle"
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    real = out.resolve()
+    out.unlink()
+    shutil.copytree(real, out)  # the layout an earlier skillmatch wrote: a real folder
+    build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
+    assert out.is_symlink() and open_bundle(out).manifest["files"]
+    assert clean_stale(out) == []  # the build already cleaned up

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
+from pydantic import BaseModel
 
 from skillmatch.api.models import LearnerIn
 from skillmatch.config import Settings
@@ -30,6 +31,7 @@ class PayloadLimits:
     max_skills: int
     max_roles: int
     max_cohort: int
+    max_request_chars: int = 5_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PayloadLimits:
@@ -40,7 +42,26 @@ class PayloadLimits:
             max_skills=settings.api_max_skills,
             max_roles=settings.api_max_roles,
             max_cohort=settings.api_max_cohort,
+            max_request_chars=settings.api_max_request_chars,
         )
+
+    def request_chars(self, loc: Loc, body: BaseModel) -> None:
+        """Refuse a request whose texts add up to more than ``max_request_chars`` characters.
+
+        Every string of the body counts (texts, skills, CV, roles, held credentials): the encoder's work grows
+        with the characters a request carries, and this bounds it (docs/reliability.md).
+        """
+        self.text_budget(loc, _strings(body.model_dump()))
+
+    def text_budget(self, loc: Loc, texts: Iterable[str]) -> None:
+        """Refuse ``texts`` that add up to more than ``max_request_chars`` characters (see :meth:`request_chars`)."""
+        total = sum(len(text) for text in texts)
+        if total > self.max_request_chars:
+            raise too_large(
+                loc,
+                f"request text too long: {total} characters in all, the limit is {self.max_request_chars}; "
+                "split the work over several requests",
+            )
 
     def count(self, loc: Loc, values: Sequence[object], limit: int, what: str) -> None:
         """Refuse more than ``limit`` items."""
@@ -69,3 +90,15 @@ class PayloadLimits:
         self.texts((*loc, "skills"), learner.skills, self.max_skills, "skills")
         self.text((*loc, "cv"), learner.cv)
         self.texts((*loc, "credentials_held"), learner.credentials_held, self.max_skills, "credentials")
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string inside a JSON-like value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)

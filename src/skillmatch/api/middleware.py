@@ -14,9 +14,11 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from skillmatch.api.errors import internal_error_body
 from skillmatch.api.prometheus import UNMATCHED, Metrics
 
 access_log = logging.getLogger("skillmatch.api.access")
+error_log = logging.getLogger("skillmatch.api.errors")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -33,7 +35,10 @@ class ObservabilityMiddleware:
     """Gives each request an id, returns it in the response, and logs and counts the request.
 
     The id is kept from a safe ``X-Request-ID`` header, else new. The request is logged and counted by its
-    route template once it is done.
+    route template once it is done. It is also the catch-all error handler: an exception from the app becomes a
+    JSON 500 with the request id (if no answer was started) and one log line naming the exception's type only:
+    an exception's text and traceback can quote the request, and request text never reaches the logs. Nothing is
+    re-raised to the server, which would log the traceback.
     """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
@@ -60,9 +65,40 @@ class ObservabilityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_with_id(message)
+
         self.metrics.in_flight.inc()
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:  # the catch-all: a JSON 500, a log line without the exception's text
+            status = 500
+            error_log.error(
+                "unhandled error",
+                extra={
+                    "request_id": request_id,
+                    "error_type": type(exc).__qualname__,
+                    "method": scope["method"],
+                },
+            )
+            if not started:
+                body = internal_error_body(request_id)
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", b"%d" % len(body)),
+                        ],
+                    }
+                )
+                await send_with_id({"type": "http.response.body", "body": body, "more_body": False})
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - start

@@ -10,6 +10,7 @@ import logging
 import logging.config
 import os
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -80,10 +81,23 @@ def serve(
         workers=workers,
         log_config=config,
         log_level=level.lower(),
-        access_log=False,  # the app logs each request itself, without query strings
-        proxy_headers=True,
-        server_header=False,
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn settings every skillmatch server runs with.
+
+    No access log (the app logs each request itself, without query strings), no server header, proxy headers
+    trusted, and a bound on shutdown: after SIGTERM, requests in flight get ``api_shutdown_timeout`` seconds,
+    then they are cancelled and the process exits.
+    """
+    return {
+        "access_log": False,
+        "proxy_headers": True,
+        "server_header": False,
+        "timeout_graceful_shutdown": settings.api_shutdown_timeout,
+    }
 
 
 def ensure_demo_bundle(

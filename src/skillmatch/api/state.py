@@ -212,37 +212,48 @@ class BundleHolder:
     def load(self, path: Path | None = None) -> Served:
         """Load the bundle at ``path``, validate it and swap it in; blocking (run it in a worker thread).
 
-        ``path`` defaults to the served bundle's path, else ``settings.bundle``. Reloads run one at a time.
+        ``path`` defaults to the served bundle's path, else ``settings.bundle``. Reloads run one at a time; one
+        that waits longer than ``api_reload_timeout`` for another to finish is refused.
 
         Raises:
             ReloadRefused: no path is known, or the bundle cannot be loaded or fails validation; the bundle
                 served before (if any) is still served.
         """
-        with self._reload_lock:
-            target = self._target(path)
-            previous = self._current
-            start = time.perf_counter()
-            try:
-                service = self._loader(
-                    target, self.settings, previous.service.model_encoder if previous else None
-                )
-                served = self.install(service)
-            except Exception as exc:  # any failure to load or validate refuses the bundle
-                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-                reason = str(message) or exc.__class__.__name__
-                log.warning("bundle refused", extra={"bundle": str(target), "reason": reason})
-                for listener in self._refuse_listeners:
-                    listener(reason)
-                raise ReloadRefused(f"bundle {target} refused: {reason}") from exc
-            log.info(
-                "bundle loaded",
-                extra={
-                    "bundle": str(target),
-                    "generation": served.generation,
-                    "duration_ms": round((time.perf_counter() - start) * 1000, 1),
-                },
+        if not self._reload_lock.acquire(timeout=self.settings.api_reload_timeout):
+            raise ReloadRefused(
+                f"another reload has been running for over {self.settings.api_reload_timeout:g} s; try again later"
             )
-            return served
+        try:
+            return self._load_locked(path)
+        finally:
+            self._reload_lock.release()
+
+    def _load_locked(self, path: Path | None) -> Served:
+        """Load and swap in the bundle at ``path``; the caller holds the reload lock."""
+        target = self._target(path)
+        previous = self._current
+        start = time.perf_counter()
+        try:
+            service = self._loader(
+                target, self.settings, previous.service.model_encoder if previous else None
+            )
+            served = self.install(service)
+        except Exception as exc:  # any failure to load or validate refuses the bundle
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            reason = str(message) or exc.__class__.__name__
+            log.warning("bundle refused", extra={"bundle": str(target), "reason": reason})
+            for listener in self._refuse_listeners:
+                listener(reason)
+            raise ReloadRefused(f"bundle {target} refused: {reason}") from exc
+        log.info(
+            "bundle loaded",
+            extra={
+                "bundle": str(target),
+                "generation": served.generation,
+                "duration_ms": round((time.perf_counter() - start) * 1000, 1),
+            },
+        )
+        return served
 
     def _target(self, path: Path | None) -> Path:
         if path is not None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from skillmatch.currencies import iso_currency
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import UnknownCredentialError
 from skillmatch.schema import Mode, parse_level
@@ -61,9 +62,7 @@ class CredentialFilter:
             if mode not in known_modes:
                 raise ValueError(f"unknown mode {mode!r}; use one of {sorted(known_modes)}")
         self.languages = [lang.strip().lower() for lang in self.languages if lang.strip()]
-        self.currency = self.currency.strip().upper()
-        if not re.fullmatch(r"[A-Z]{3}", self.currency):
-            raise ValueError(f"currency must be a three-letter code such as EUR, got {self.currency!r}")
+        self.currency = iso_currency(self.currency)
 
 
 @dataclass
@@ -187,6 +186,10 @@ class CredentialCatalogue:
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
         flt = filters or CredentialFilter()
+        if flt.max_cost is not None:
+            self.matcher.check_currency(
+                flt.currency
+            )  # unconvertible: an error, not an empty or free catalogue
         query = (query or "").strip()
         hits: list[CredentialHit] = []
         if not query:

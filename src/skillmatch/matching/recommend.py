@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from skillmatch.currencies import iso_currency
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import GapReport, Learner, LearnerProfile, analyse_gap, resolve_learner
 from skillmatch.matching.optimize import Budget, Candidate, GapReason, remaining_gap, solve
@@ -46,7 +47,7 @@ class Limits:
             if m not in modes:
                 raise ValueError(f"unknown mode {m!r}; use one of {sorted(modes)}")
         self.languages = [lang.strip().lower() for lang in self.languages]
-        self.currency = self.currency.strip().upper()
+        self.currency = iso_currency(self.currency)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class PathwayStep:
 
     step: int
     credential: dict[str, Any]
-    cost_in_currency: float
+    #: None when the credential's price is unknown (never 0 for an unknown or unconvertible price)
+    cost_in_currency: float | None
     gain: float
     relevance: float
     covers: list[CoveredSkill]
@@ -107,6 +109,8 @@ class Totals:
     hours: float
     cost: float
     currency: str
+    #: pathway credentials whose price is unknown: ``cost`` leaves them out (a lower bound when > 0)
+    cost_unknown: int = 0
 
 
 @dataclass(frozen=True)
@@ -306,10 +310,10 @@ def exclusion_reason(matcher: MatchContext, cid: str, limits: Limits) -> str | N
         p.lower() for p in limits.exclude_providers
     }:
         return "provider"
-    if (
-        limits.max_cost is not None
-        and matcher.cost_in(c.get("cost"), c.get("currency"), limits.currency) is None
-    ):
+    converted = matcher.cost_in(c.get("cost"), c.get("currency"), limits.currency)
+    if c.get("cost") is not None and converted is None:
+        return "cost_unconvertible"  # never shown or budgeted at 0
+    if limits.max_cost is not None and converted is None:
         return "cost unknown"
     if limits.max_hours is not None and c.get("duration_hours") is None:
         return "hours unknown"
@@ -345,6 +349,7 @@ def recommend(
 ) -> Recommendation:
     """A pathway of credentials for a learner towards one or more roles (see docs/matching.md)."""
     limits = limits or Limits()
+    matcher.check_currency(limits.currency)  # an unconvertible currency is an error, not costs of 0
     profile = resolve_learner(matcher, learner)
     report: GapReport = analyse_gap(matcher, profile, role_ids, role_weights)
     gap = report.gap()
@@ -445,7 +450,7 @@ def recommend(
             PathwayStep(
                 step=n,
                 credential=matcher.credential_summary(cid),
-                cost_in_currency=round(by_id[cid].cost, 2),
+                cost_in_currency=round(by_id[cid].cost, 2) if c.get("cost") is not None else None,
                 gain=round(selection.gains.get(cid, 0.0), 4) if selection else 0.0,
                 relevance=relevance.get(cid, 0.0),
                 covers=covers,
@@ -514,6 +519,7 @@ def recommend(
             hours=round(selection.hours, 2) if selection else 0.0,
             cost=round(selection.cost, 2) if selection else 0.0,
             currency=limits.currency,
+            cost_unknown=sum(1 for cid in picks if matcher.credentials_by_id[cid].get("cost") is None),
         ),
         pathway=steps,
         remaining_gap=remaining,

@@ -228,3 +228,5 @@ def test_currency() -> None:
     assert normalise_currency("£") == "GBP"
     with pytest.raises(ValueError, match="three-letter"):
         normalise_currency("dollars")
+    with pytest.raises(ValueError, match="not an ISO 4217 code"):
+        normalise_currency("XYZ")

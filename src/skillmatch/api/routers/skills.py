@@ -15,6 +15,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/skills", tags=["skills"])
 def extract(body: ExtractRequest, served: ServedDep, limits: LimitsDep) -> Response:
     """Link each text to its best taxonomy skills, with the evidence for each link (one result per text)."""
     limits.texts(("body", "texts"), body.texts, limits.max_texts, "texts")
+    limits.request_chars(("body", "texts"), body)
     with library_errors():
         found = served.service.linker.link(body.texts, top_k=body.top_k, min_score=body.min_score)
     return json_response(
