@@ -55,7 +55,7 @@ def pages(base: str) -> list[str]:
     _, raw = fetch(f"{base}/openapi.json")
     spec = json.loads(raw)
     routes = {p for p, ops in spec["paths"].items() if "get" in ops and "{" not in p}
-    routes |= {"/docs", "/openapi.json", "/health", "/ready", "/metrics"}  # "/" once the web page exists
+    routes |= {"/", "/career", "/docs", "/openapi.json", "/health", "/ready", "/metrics"}  # + web pages
     return sorted(routes)
 
 
