@@ -8,6 +8,7 @@ the notebooks all call :func:`run_build`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -25,14 +26,15 @@ from skillmatch.bundle import (
     BundleError,
     write_bundle,
 )
-from skillmatch.config import Settings
+from skillmatch.config import Settings, get_settings
+from skillmatch.currencies import RateTable, rate_table
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import make_encoder, query_chain
 from skillmatch.index import VectorIndex
 from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signature
 from skillmatch.linking.linker import SkillLinker, label_table, link_options, linker_for
 from skillmatch.matching.roles import ROLE_TABLE_COLUMNS, RoleParams, role_tables
-from skillmatch.readers import load_taxonomy, read_credentials, read_postings
+from skillmatch.readers import load_credentials, load_taxonomy, read_postings
 from skillmatch.schema import (
     CREDENTIAL_COLUMNS,
     POSTING_COLUMNS,
@@ -58,14 +60,49 @@ class RejectedInput(BundleError):
 
 
 @dataclass
+class LinkedPostings:
+    """Postings linked earlier by ``skillmatch link-postings`` (read by :func:`skillmatch.batch.read_linked_postings`).
+
+    A build given these uses their links instead of linking the postings again; they must come from the same model
+    and taxonomy version as the build (:func:`check_linked_postings`).
+    """
+
+    postings: pd.DataFrame
+    posting_skills: pd.DataFrame
+    model_fingerprint: str
+    taxonomy_version: str
+    source: str
+    run: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class BuildInputs:
-    """Everything a build reads, already validated."""
+    """Everything a build reads, already validated (``linked_postings``: postings linked by a batch run)."""
 
     taxonomy: Taxonomy
     credentials: pd.DataFrame
     postings: pd.DataFrame
     rejects: list[Reject] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    linked_postings: LinkedPostings | None = None
+
+
+def check_linked_postings(linked: LinkedPostings, encoder: Encoder, taxonomy: Taxonomy) -> None:
+    """Refuse batch-linked postings made with another model or taxonomy version than this build's.
+
+    Raises:
+        BundleError: the model fingerprint or the taxonomy version differs (the message gives both).
+    """
+    if linked.model_fingerprint != encoder.fingerprint:
+        raise BundleError(
+            f"{linked.source}: postings were linked with model fingerprint {linked.model_fingerprint!r} but this "
+            f"build encodes with {encoder.fingerprint!r}; link them again with a bundle of this model"
+        )
+    if linked.taxonomy_version != taxonomy.version:
+        raise BundleError(
+            f"{linked.source}: postings were linked against taxonomy version {linked.taxonomy_version!r} but "
+            f"this build reads version {taxonomy.version!r}; link them again with a bundle of this taxonomy"
+        )
 
 
 def demo_dir() -> Path:
@@ -100,14 +137,19 @@ def read_inputs(
     taxonomy: Path | Sequence[Path],
     credentials: Path | None = None,
     postings: Path | None = None,
+    *,
+    rates: RateTable | None = None,
 ) -> BuildInputs:
-    """Read and validate every input; whole-file problems raise :class:`~skillmatch.schema.InputError`."""
+    """Read and validate every input; whole-file problems raise :class:`~skillmatch.schema.InputError`.
+
+    ``rates``: the exchange-rate table prices must be convertible with (default: the packaged one).
+    """
     paths = [Path(p) for p in taxonomy] if isinstance(taxonomy, (list, tuple)) else [Path(taxonomy)]  # type: ignore[arg-type]
     tax, rejects = load_taxonomy(paths if len(paths) > 1 else paths[0])
     all_rejects: list[Reject] = list(rejects)
     sources: dict[str, str] = {"taxonomy": ", ".join(str(p) for p in paths)}
     if credentials is not None:
-        result = read_credentials(Path(credentials))
+        result = load_credentials(Path(credentials))
         creds = result.table
         all_rejects.extend(result.rejects)
         sources["credentials"] = str(credentials)
@@ -122,6 +164,10 @@ def read_inputs(
         posts = pd.DataFrame(columns=POSTING_COLUMNS)
     known = set(tax.concepts["id"])
     creds = screen_ids(creds, known, sources.get("credentials", "credentials"), "credential", all_rejects)
+    if rates is None:
+        rates_file = get_settings().fx_rates_file
+        rates = rate_table(str(rates_file) if rates_file else None)
+    creds = screen_currencies(creds, rates, sources.get("credentials", "credentials"), all_rejects)
     posts = screen_ids(posts, known, sources.get("postings", "postings"), "posting", all_rejects)
     return BuildInputs(taxonomy=tax, credentials=creds, postings=posts, rejects=all_rejects, sources=sources)
 
@@ -145,6 +191,34 @@ def screen_ids(
                         Reject(file, None, column, f"{what} {rid!r}: unknown taxonomy id {text!r}")
                     )
                     bad.add(rid)
+    return table[~table["id"].isin(bad)].reset_index(drop=True) if bad else table
+
+
+def screen_currencies(
+    table: pd.DataFrame, rates: RateTable, file: str, rejects: list[Reject]
+) -> pd.DataFrame:
+    """``table`` without the priced rows whose currency is missing or has no rate in ``rates`` (each a reject).
+
+    A price that cannot be converted cannot be compared or budgeted, and is never shown as 0.
+    """
+    if "cost" not in table.columns or table.empty:
+        return table
+    bad: set[str] = set()
+    currencies = table["currency"] if "currency" in table.columns else pd.Series([None] * len(table))
+    for rid, cost, currency in zip(table["id"], table["cost"], currencies, strict=True):
+        if cost is None or pd.isna(cost):
+            continue
+        if not isinstance(currency, str) or not currency.strip():
+            rejects.append(
+                Reject(file, None, "currency", f"credential {rid!r}: a cost of {cost} needs a currency")
+            )
+            bad.add(rid)
+            continue
+        try:
+            rates.check(currency)
+        except ValueError as exc:
+            rejects.append(Reject(file, None, "currency", f"credential {rid!r}: {exc}"))
+            bad.add(rid)
     return table[~table["id"].isin(bad)].reset_index(drop=True) if bad else table
 
 
@@ -346,6 +420,22 @@ def build_bundle(
     """
     timings: dict[str, float] = {}
     tax = inputs.taxonomy
+    if inputs.linked_postings is not None:
+        check_linked_postings(inputs.linked_postings, encoder, tax)
+        known = set(tax.concepts["id"])
+        links = inputs.linked_postings.posting_skills
+        unknown = sorted(set(links["skill_id"]) - known)
+        if unknown:
+            raise BundleError(
+                f"{inputs.linked_postings.source}: {len(unknown)} linked skill id(s) are not in the taxonomy "
+                f"(first: {unknown[0]!r}); link the postings again with a bundle of this taxonomy"
+            )
+        posting_skills = best_links(links, "posting_id")
+        inputs = dataclasses.replace(
+            inputs,
+            postings=inputs.linked_postings.postings,
+            sources={**inputs.sources, "linked_postings": inputs.linked_postings.source},
+        )
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -385,9 +475,10 @@ def build_bundle(
             "encode+index outcomes",
             lambda: _encode_index(encoder, outcomes["text"].tolist(), settings, progress, "outcomes"),
         )
-        posting_skills = timed(
-            "link postings", lambda: link_postings(linker, inputs.postings, progress, cache)
-        )
+        if inputs.linked_postings is None:
+            posting_skills = timed(
+                "link postings", lambda: link_postings(linker, inputs.postings, progress, cache)
+            )
     finally:
         if cache is not None:
             cache.close()

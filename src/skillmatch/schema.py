@@ -87,15 +87,23 @@ CONCEPT_COLUMNS = ["id", "label", "alt_labels", "description", "type", "reuse_le
 #: One row per occupation (role in the taxonomy). ``alt_labels``: list[str].
 OCCUPATION_COLUMNS = ["id", "label", "alt_labels", "description", "isco_group"]
 
-#: Occupation–skill relations. ``relation``: "essential" or "optional".
-RELATION_COLUMNS = ["occupation_id", "skill_id", "relation"]
+#: Occupation–skill relations. ``relation``: "essential" or "optional"; ``weight``: how much the occupation needs
+#: the skill, 0–1 (ESCO and the generic format: :data:`RELATION_WEIGHTS`; O*NET: its importance rating scaled);
+#: role profiles take it as their prior (docs/data-formats.md, "Relation weights").
+RELATION_COLUMNS = ["occupation_id", "skill_id", "relation", "weight"]
+
+#: The weight of a relation given only by its type: an optional skill weighs what the role profiles' default
+#: priors imply (0.25 against 0.6 for an essential one), so profiles are the same with or without weights.
+RELATION_WEIGHTS: dict[str, float] = {"essential": 1.0, "optional": 0.25 / 0.6}
 
 #: Skill groups (non-linkable nodes of the hierarchy): id, label.
 GROUP_COLUMNS = ["id", "label"]
 
 # --- credentials and postings ------------------------------------------------------------------------------
 
-#: The credential catalogue. List columns: learning_outcomes, skills, prerequisites, stackable_into.
+#: The credential catalogue. List columns: learning_outcomes, skills, prerequisites, prerequisite_skills,
+#: stackable_into, tags. ``tags``: keywords and alignments to frameworks other than the taxonomy (kept, never
+#: linked); ``entry_requirements``: free-text conditions for admission (kept, never linked).
 CREDENTIAL_COLUMNS = [
     "id",
     "title",
@@ -121,6 +129,8 @@ CREDENTIAL_COLUMNS = [
     "stackable_into",
     "issuer",
     "issuer_country",
+    "entry_requirements",
+    "tags",
 ]
 
 #: Job postings. ``skills``: list[str] (explicit skills, may be empty).

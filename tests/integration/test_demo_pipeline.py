@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -152,7 +153,36 @@ def test_cli_gaps_and_recommend(demo_bundle_path: Path) -> None:
     assert "{" not in human.splitlines()[0]
 
 
-@pytest.mark.parametrize(("command", "bad"), [("gaps", "csv"), ("recommend", "csv"), ("cohort", "table")])
+def test_cli_recommend_exports_csv_and_ob3(demo_bundle_path: Path, tmp_path: Path) -> None:
+    from skillmatch.readers import load_credentials
+    from skillmatch.readers.ob3 import schema_problems
+
+    args = [
+        "recommend",
+        "--bundle",
+        str(demo_bundle_path),
+        "--role",
+        "data analyst",
+        "--skills",
+        "Excel, SQL",
+    ]
+    rec = json.loads(run(*args, "--format", "json"))
+    ids = [s["credential"]["id"] for s in rec["pathway"]]
+    assert ids
+    rows = pd.read_csv(io.StringIO(run(*args, "--format", "csv")), dtype=str, keep_default_na=False)
+    assert rows["credential_id"].tolist() == ids
+    assert rows["covered_skill_ids"].tolist() == [
+        "|".join(c["skill_id"] for c in s["covers"]) for s in rec["pathway"]
+    ]
+    doc = json.loads(run(*args, "--format", "ob3"))
+    assert [a["id"] for a in doc["achievements"]] == ids
+    assert all(schema_problems(a) == [] for a in doc["achievements"])
+    path = tmp_path / "achievements.json"
+    path.write_text(json.dumps(doc["achievements"]), encoding="utf-8")
+    assert load_credentials(path).table["id"].tolist() == ids
+
+
+@pytest.mark.parametrize(("command", "bad"), [("gaps", "csv"), ("recommend", "xml"), ("cohort", "table")])
 def test_cli_format_accepts_only_its_values(demo_bundle_path: Path, command: str, bad: str) -> None:
     extra = (
         ["--learners", str(REPO / "data/demo/learners.csv")] if command == "cohort" else ["--skills", "SQL"]

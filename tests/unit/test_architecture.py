@@ -37,12 +37,13 @@ OWNERS = {
 
 #: The stages in flow order; a module may import its own stage and earlier ones only.
 STAGES = [
-    ("config", "schema"),
+    ("config", "schema", "currencies"),
     ("readers", "encoding", "index"),
     ("bundle",),
     ("linking",),
     ("matching",),
     ("build",),
+    ("batch",),
     ("evaluation",),
     ("facade",),
     ("api", "cli"),

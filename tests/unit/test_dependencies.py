@@ -33,11 +33,15 @@ INDIRECT: dict[str, str] = {
     "onnx": "torch.onnx.export writes the ONNX model that the onnx backends run",
     "onnx-ir": "onnxruntime's block-wise int8 (MatMulNBits) quantiser imports it",
     "pyarrow": "pandas' Parquet engine (bundle tables, batch output)",
+    "aiohttp": "Ray Data resolves paths through fsspec, whose HTTP filesystem imports it (the ray extra)",
     "uvloop": "uvicorn's fast event loop (docs/performance.md)",
     "httptools": "uvicorn's fast HTTP parser (docs/performance.md)",
     "ipykernel": "nbclient runs the notebooks in the python3 kernel",
     "mypy": "run by tests/unit/test_code_quality.py",
     "ruff": "run by tests/unit/test_code_quality.py",
+    "jinja2": "the template engine under jinja2-fragments (api/web.py's pages)",
+    "python-multipart": "Starlette parses the web pages' forms and file uploads with it",
+    "pytest-playwright": "the page/browser fixtures of tests/web/test_web_browser.py",
 }
 
 

@@ -17,11 +17,13 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from skillmatch import __version__
+from skillmatch.api import web
 from skillmatch.api.deps import GENERATION_HEADER
-from skillmatch.api.errors import validation_error
+from skillmatch.api.errors import http_error, validation_error
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware
 from skillmatch.api.prometheus import Metrics
@@ -135,6 +137,7 @@ def create_app(
         ],
     )
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.state.settings = settings
     app.state.api_key_hashes = parse_key_hashes(settings.api_key_hashes)
     app.state.limits = PayloadLimits.from_settings(settings)
@@ -156,6 +159,8 @@ def create_app(
         app.include_router(router)  # the routers carry the /v1 prefix
     app.include_router(ops.router)
     app.include_router(ops.router, prefix=API_PREFIX, include_in_schema=False)  # /v1/health etc. as aliases
+    app.include_router(web.router)  # the web pages: / (learner) and /career (docs/web.md)
+    app.mount("/static", web.static_files(), name="static")
 
     origins = parse_origins(settings.api_cors_origins)
     if origins:

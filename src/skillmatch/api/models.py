@@ -99,7 +99,12 @@ class ExtractResponse(BaseModel):
 
 
 class RoleHitOut(BaseModel):
-    """A role in the catalogue; ``score`` and ``matched_label`` are set when found by a query."""
+    """A role in the catalogue; ``score`` and ``matched_label`` are set when found by a query.
+
+    ``match`` is the ESCO–O*NET crosswalk's match type (``exactMatch``, ``closeMatch``, ``narrowMatch``,
+    ``broadMatch``) of a role found through the crosswalk (the query was an O*NET-SOC code or an ESCO URI of the
+    other taxonomy; ``matched_label`` is then that code or URI), else null.
+    """
 
     id: str
     label: str
@@ -107,6 +112,7 @@ class RoleHitOut(BaseModel):
     postings: int
     score: float | None = None
     matched_label: str | None = None
+    match: str | None = None
 
 
 class RoleSearchResponse(BaseModel):
@@ -422,6 +428,9 @@ class TotalsOut(BaseModel):
     hours: float
     cost: float
     currency: str
+    cost_unknown: int = Field(
+        0, description="Credentials of the pathway whose price is unknown (not in `cost`)."
+    )
 
 
 class RecommendationOut(BaseModel):

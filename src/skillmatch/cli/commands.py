@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from skillmatch.bundle import BundleError
+from skillmatch.cli.batch import link_postings as link_postings_command
+from skillmatch.cli.convert import app as convert_app
 from skillmatch.cli.finetune import app as finetune_app
 from skillmatch.config import Settings, get_settings
 from skillmatch.encoding.base import ModelLoadError
@@ -59,6 +61,15 @@ class TableOrJson(StrEnum):
 
     table = "table"
     json = "json"
+
+
+class PathwayFormat(StrEnum):
+    """Output formats of ``recommend``: a table, the JSON, CSV, or Open Badges 3.0 achievements."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    ob3 = "ob3"
 
 
 class JsonOrCsv(StrEnum):
@@ -206,6 +217,12 @@ def build(
         Path | None, typer.Option("--credentials", "-c", help="Credential catalogue.")
     ] = None,
     postings: Annotated[Path | None, typer.Option("--postings", "-p", help="Job postings.")] = None,
+    linked_postings: Annotated[
+        Path | None,
+        typer.Option(
+            "--linked-postings", help="Output of 'skillmatch link-postings' (instead of --postings)."
+        ),
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Build the embedded demo data (data/demo).")] = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero if any input row is rejected.")
@@ -225,7 +242,13 @@ def build(
             postings = postings or post_path
         if not taxonomy:
             fail("give --taxonomy PATH (or --demo)", EXIT_USAGE)
-        inputs = read_inputs(taxonomy, credentials, postings)
+        if linked_postings is not None and postings is not None and not demo:
+            fail("give --postings or --linked-postings, not both", EXIT_USAGE)
+        inputs = read_inputs(taxonomy, credentials, None if linked_postings else postings)
+        if linked_postings is not None:
+            from skillmatch.batch import read_linked_postings
+
+            inputs.linked_postings = read_linked_postings(linked_postings)
         if inputs.rejects:
             where = "" if strict else " (full report in the bundle's rejects.csv)"
             err.print(f"[yellow]{len(inputs.rejects)} input row(s) rejected[/]{where}:")
@@ -379,7 +402,12 @@ def roles(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 5,
 ) -> None:
-    """Find roles (taxonomy occupations and posting-derived roles); JSON Lines, one per query, in order."""
+    """Find roles (taxonomy occupations and posting-derived roles); JSON Lines, one per query, in order.
+
+    A query may also name a role of the other taxonomy: an O*NET-SOC code (15-2051.00) on an ESCO bundle, an
+    ESCO occupation URI on an O*NET bundle. The roles the ESCO–O*NET crosswalk maps it to come first, each with
+    its "match" (exactMatch, closeMatch, narrowMatch, broadMatch; null for ordinary hits).
+    """
     queries = [query] if query is not None else read_lines(file)
     found = open_service(bundle).roles(queries, top_k=top_k)
     emit_jsonl(
@@ -449,7 +477,12 @@ def recommend(
         list[str] | None, typer.Option("--language", help="Allowed language (repeatable).")
     ] = None,
     exclude_provider: Annotated[list[str] | None, typer.Option("--exclude-provider")] = None,
-    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="Output format.")] = TableOrJson.table,
+    output: Annotated[
+        PathwayFormat,
+        typer.Option(
+            "--format", "-f", help="Output format (csv: one row per step; ob3: Open Badges 3.0 achievements)."
+        ),
+    ] = PathwayFormat.table,
 ) -> None:
     """Recommend a pathway of credentials that closes the learner's gap within their limits."""
     from skillmatch.matching.gaps import UnknownCredentialError
@@ -473,8 +506,19 @@ def recommend(
         result = service.recommend(role_ids, learner, limits=limits)
     except (UnknownCredentialError, ValueError) as exc:
         fail(str(exc).strip("'\""))
-    if output is TableOrJson.json:
-        print_json(result.to_dict())
+    if output is not PathwayFormat.table:
+        from skillmatch.matching.export import export_pathway
+
+        exported = export_pathway(
+            result,
+            output.value,
+            framework=service.bundle.taxonomy.name,
+            credentials=service.context.credentials_by_id,
+        )
+        if isinstance(exported, str):
+            sys.stdout.write(exported)
+        else:
+            print_json(exported)
         return
     out = Console()
     totals = result.totals
@@ -615,6 +659,8 @@ def demo(
 # --- quality --------------------------------------------------------------------------------------------------
 
 app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
+app.add_typer(convert_app, name="convert", help="Convert OB 3.0, ELM and CTDL credentials to the catalogue.")
+app.command("link-postings")(link_postings_command)
 
 
 @app.command()

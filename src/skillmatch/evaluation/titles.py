@@ -14,7 +14,6 @@ Both return :class:`TitleSet`; :func:`skillmatch.evaluation.runner.evaluate_titl
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# read_crosswalk lived here before skillmatch.readers.crosswalk; importing it from here still works
+from skillmatch.readers.crosswalk import read_crosswalk
 from skillmatch.schema import InputError
 
 #: The kinds of noise :func:`dress_title` can add.
@@ -292,31 +293,6 @@ def noisy_titles(
                 out.held_out_labels.append((occupation_id, source))
     out.notes = {"occupations": len(wanted), "without_distinct_alt_label": skipped}
     return out
-
-
-def read_crosswalk(path: str | Path) -> pd.DataFrame:
-    """The ESCO–O*NET crosswalk as ``onet_code, esco_uri, match`` (the file's 16-line header skipped).
-
-    Raises:
-        InputError: The file is missing or lacks a column (the message names file and field).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: crosswalk file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = handle.read().splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("O*NET Id,")), None)
-    if start is None:
-        raise InputError(f"{path}: no header row starting with 'O*NET Id,' (field O*NET Id)")
-    rows = list(csv.DictReader(lines[start:]))
-    needed = ("O*NET Id", "ESCO or ISCO URI", "Type of Match")
-    for name in needed:
-        if rows and name not in rows[0]:
-            raise InputError(f"{path}, row {start + 1} [{name}]: column missing")
-    return pd.DataFrame(
-        [(r["O*NET Id"].strip(), r["ESCO or ISCO URI"].strip(), r["Type of Match"].strip()) for r in rows],
-        columns=["onet_code", "esco_uri", "match"],
-    )
 
 
 def onet_titles(

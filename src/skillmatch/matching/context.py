@@ -7,21 +7,23 @@ between requests. Nothing here is rebuilt per request.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 
 from skillmatch.bundle import Bundle
+from skillmatch.currencies import RateTable, rate_table
 from skillmatch.encoding.base import Encoder
 from skillmatch.linking.linker import SkillLinker
 from skillmatch.matching.roles import RoleCatalog
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
 from skillmatch.schema import LEVEL_RANK, looks_like_id
 
-#: Approximate conversion rates to EUR used to compare costs across currencies (override in MatchParams).
-DEFAULT_FX_TO_EUR: dict[str, float] = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "INR": 0.011, "CHF": 1.05}
+#: Conversion rates to EUR used to compare costs across currencies: the packaged, dated table
+#: (:mod:`skillmatch.currencies`; override in MatchParams or with ``SKILLMATCH_FX_RATES_FILE``).
+DEFAULT_FX_TO_EUR: dict[str, float] = dict(rate_table().pairs())
 
 
 #: The fields of a credential shown in recommendations and search results.
@@ -92,16 +94,23 @@ class MatchContext:
         encoder: the query-time encoder chain (:func:`skillmatch.encoding.factory.query_chain`).
         linker: the bundle's linker (learners' skills and CVs are linked with it).
         params: gap and recommendation parameters.
+        crosswalk: finds roles asked for in another taxonomy (:class:`~skillmatch.matching.roles.RoleCatalog`).
     """
 
     def __init__(
-        self, bundle: Bundle, encoder: Encoder, linker: SkillLinker, params: MatchParams | None = None
+        self,
+        bundle: Bundle,
+        encoder: Encoder,
+        linker: SkillLinker,
+        params: MatchParams | None = None,
+        *,
+        crosswalk: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         self.bundle = bundle
         self.encoder = encoder
         self.linker = linker
         self.params = params or MatchParams()
-        self.roles = RoleCatalog(bundle, encoder)
+        self.roles = RoleCatalog(bundle, encoder, crosswalk=crosswalk)
         concepts = bundle.taxonomy.concepts
         self.concept_labels: dict[str, str] = dict(zip(concepts["id"], concepts["label"], strict=True))
         self.space = SkillSpace(concepts, bundle.labels, bundle.label_index, self.params.space)
@@ -168,6 +177,15 @@ class MatchContext:
             on = sum(score * near.get(sid, 0.0) for sid, score, _ in links)
             out[cid] = round(on / total, 4) if total else 0.0
         return out
+
+    def check_currency(self, code: str) -> str:
+        """``code`` as ISO 4217 if this context's rates can convert it.
+
+        Raises:
+            skillmatch.currencies.UnknownCurrencyError: Not ISO 4217.
+            skillmatch.currencies.UnconvertibleCurrencyError: No rate for it.
+        """
+        return RateTable(self.fx, source="the exchange-rate table").check(code)
 
     def cost_in(self, cost: float | None, currency: str | None, target: str) -> float | None:
         """Convert a cost between currencies with the configured rates (None when unknown or unconvertible)."""

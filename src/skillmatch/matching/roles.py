@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +22,7 @@ from sklearn.cluster import AgglomerativeClustering
 
 from skillmatch.index import VectorIndex
 from skillmatch.matching.titles import TitleLexicon, clean_title, title_variants
+from skillmatch.readers.crosswalk import crosswalk_key, match_rank
 
 if TYPE_CHECKING:
     from skillmatch.bundle import Bundle
@@ -63,6 +64,9 @@ class RoleParams:
     search_part_penalty: float = 0.05
     #: score taken off a variant whose misspelt words were corrected
     search_correction_penalty: float = 0.05
+    #: a role found through the crosswalk scores 1.0 for an exactMatch and this much less per step down the
+    #: match types (closeMatch, narrowMatch, broadMatch, then any other)
+    search_crosswalk_step: float = 0.01
 
 
 def _slug(text: str) -> str:
@@ -162,7 +166,12 @@ def role_profiles(
     relations: pd.DataFrame,
     params: RoleParams,
 ) -> pd.DataFrame:
-    """Weighted skills per role (see module doc and docs/matching.md)."""
+    """Weighted skills per role (see module doc and docs/matching.md).
+
+    A relation's prior is ``prior_essential * weight`` when ``relations`` has a ``weight`` for it (0–1: O*NET
+    importance, or the type's default, which gives the same priors), else ``prior_essential`` /
+    ``prior_optional`` by its type (tables written before relations had weights).
+    """
     prior_of = {"essential": params.prior_essential, "optional": params.prior_optional}
     totals = assignments.groupby("role_id")["posting_id"].nunique().to_dict()
     merged = assignments[["posting_id", "role_id"]].merge(
@@ -173,12 +182,19 @@ def role_profiles(
     for (rid, sid), c in cast("Iterable[tuple[tuple[str, str], int]]", counts.items()):
         by_role_counts.setdefault(rid, {})[sid] = int(c)
     rel_by_role: dict[str, dict[str, str]] = {}
-    for rid, sid, rel in zip(
-        relations["occupation_id"], relations["skill_id"], relations["relation"], strict=True
+    prior_by_pair: dict[tuple[str, str], float] = {}
+    weights = relations["weight"] if "weight" in relations.columns else [None] * len(relations)
+    for rid, sid, rel, relation_weight in zip(
+        relations["occupation_id"], relations["skill_id"], relations["relation"], weights, strict=True
     ):
         current = rel_by_role.setdefault(rid, {}).get(sid)
         if current != "essential":
             rel_by_role[rid][sid] = rel
+        if relation_weight is None or pd.isna(relation_weight):
+            prior = prior_of.get(rel, 0.0)
+        else:
+            prior = params.prior_essential * float(relation_weight)
+        prior_by_pair[(rid, sid)] = max(prior, prior_by_pair.get((rid, sid), 0.0))
     rows: list[tuple[str, str, float, int, int, float, str | None]] = []
     for rid in roles["id"]:
         n = int(totals.get(rid, 0))
@@ -191,7 +207,7 @@ def role_profiles(
             if sid not in rels and n >= 3 and c < params.min_support:
                 continue  # one mention among several postings is more likely noise than demand
             share = (c + 0.5) / (n + 1.0) if n else 0.0
-            prior = prior_of.get(rels.get(sid, ""), 0.0)
+            prior = prior_by_pair.get((rid, sid), 0.0)
             weight = (1 - lam) * prior + lam * share if rels else share
             if weight >= params.min_weight:
                 skill_rows.append(
@@ -245,6 +261,8 @@ class RoleHit:
     score: float
     postings: int
     matched_label: str
+    #: the crosswalk's match type ("exactMatch", "closeMatch", ...) when found through the crosswalk, else None
+    match: str | None = None
 
 
 class UnknownRoleError(LookupError):
@@ -257,6 +275,10 @@ class RoleCatalog:
     Args:
         bundle: the bundle.
         encoder: encodes queries (the query-time chain, :func:`skillmatch.encoding.factory.query_chain`).
+        params: search parameters.
+        exclude_labels: ``(role id, label)`` pairs left out of the search (evaluations hold titles out).
+        crosswalk: a code or URI of another taxonomy -> ``[(role id, match type), ...]``, best first
+            (:func:`skillmatch.readers.crosswalk.crosswalk_for`); targets that are not roles here are ignored.
     """
 
     def __init__(
@@ -266,11 +288,17 @@ class RoleCatalog:
         *,
         params: RoleParams | None = None,
         exclude_labels: Collection[tuple[str, str]] = (),
+        crosswalk: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
         self.bundle = bundle
         self.encoder = encoder
         self.params = params or RoleParams()
         self.roles = bundle.roles.set_index("id", drop=False)
+        self.crosswalk: dict[str, list[tuple[str, str]]] = {}
+        for key, targets in (crosswalk or {}).items():
+            known = [(str(rid), str(match)) for rid, match in targets if rid in self.roles.index]
+            if known:
+                self.crosswalk[str(key)] = sorted(known, key=lambda t: (match_rank(t[1]), t[0]))
         self.profiles = bundle.role_profiles
         self._profile_groups = dict(tuple(self.profiles.groupby("role_id", sort=False)))
         occ_labels = bundle.occupation_labels
@@ -309,14 +337,45 @@ class RoleCatalog:
         for rid, text in zip(self._label_roles, self._label_texts, strict=True):
             self._by_label.setdefault(str(text).lower(), str(rid))
 
+    def crosswalked(self, query: str) -> list[tuple[str, str]]:
+        """The roles a crosswalk key (an O*NET-SOC code, ``.00`` optional, or an ESCO URI) maps to, best first.
+
+        Returns:
+            ``[(role id, match type), ...]``; empty for a query that is no key (or without a crosswalk).
+        """
+        return self.crosswalk.get(crosswalk_key(query), []) if self.crosswalk else []
+
     def search(self, queries: list[str], top_k: int = 5) -> list[list[RoleHit]]:
         """The best roles for each query, best first.
+
+        A query that is a crosswalk key (:meth:`crosswalked`) returns its crosswalked roles first, best match
+        first (score 1.0 for ``exactMatch``, ``search_crosswalk_step`` less per type down), each with its
+        ``match``; ordinary hits fill the rest of ``top_k``.
 
         Each query is searched as its :func:`~skillmatch.matching.titles.title_variants` (the cleaned title and
         its parts between separators). A label's score is ``(1 - w) * cosine + w * character n-gram
         similarity`` (``w`` = ``RoleParams.search_lexical_weight``) for its best variant, over the union of the
         dense and the character n-gram candidates; a role scores as its best label.
         """
+        out = self._search(queries, top_k)
+        for i, query in enumerate(queries):
+            targets = self.crosswalked(query)[:top_k]
+            if not targets:
+                continue
+            key = crosswalk_key(query)
+            hits = []
+            for rid, match in targets:
+                role = cast("pd.Series", self.roles.loc[rid])
+                score = 1.0 - self.params.search_crosswalk_step * match_rank(match)
+                hits.append(
+                    RoleHit(rid, str(role["label"]), round(score, 4), int(role["postings"]), key, match)
+                )
+            taken = {rid for rid, _ in targets}
+            out[i] = (hits + [h for h in out[i] if h.id not in taken])[:top_k]
+        return out
+
+    def _search(self, queries: list[str], top_k: int) -> list[list[RoleHit]]:
+        """The label search of :meth:`search`, without the crosswalk."""
         out: list[list[RoleHit]] = [[] for _ in queries]
         variants = [self._variants(q) for q in queries]
         flat = [text for vs in variants for text, _ in vs]
@@ -393,13 +452,25 @@ class RoleCatalog:
         return list(found.items())
 
     def resolve(self, role: str) -> str:
-        """A role id from an id, an exact label/alternative title, or else the best search hit (score >= 0.8)."""
+        """A role id from an id, an exact label/alternative title, a crosswalk key, or the best search hit.
+
+        An O*NET-SOC code may leave out ``.00``. A crosswalk key (:meth:`crosswalked`) resolves to its best
+        match (exactMatch > closeMatch > narrowMatch > broadMatch, then by id); a search hit must score >= 0.8.
+
+        Raises:
+            UnknownRoleError: none of these finds a role (the message names the closest).
+        """
         role = role.strip()
         if role in self.roles.index:
             return role
+        if crosswalk_key(role) in self.roles.index:
+            return crosswalk_key(role)
         by_label = self._by_label.get(role.lower())
         if by_label:
             return by_label
+        crosswalked = self.crosswalked(role)
+        if crosswalked:
+            return crosswalked[0][0]
         hits = self.search([role], top_k=1)[0]
         if hits and hits[0].score >= 0.8:
             return hits[0].id

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from skillmatch.currencies import iso_currency
 from skillmatch.readers.tables import (
     RowModel,
     StrList,
@@ -254,16 +255,16 @@ def normalise_language(value: str) -> str:
 
 
 def normalise_currency(value: str) -> str:
-    """Upper-case three-letter currency code (ISO 4217 style); accepts €, $, £ and ₹.
+    """Upper-case ISO 4217 currency code; accepts €, $, £ and ₹.
 
     Raises:
-        ValueError: not a three-letter code.
+        ValueError: not a three-letter code, or not an ISO 4217 currency.
     """
     text = value.strip()
     code = CURRENCY_SYMBOLS.get(text.lower(), text.upper())
     if not re.fullmatch(r"[A-Z]{3}", code):
         raise ValueError(f"currency must be a three-letter code such as EUR, USD, GBP or INR (got {value!r})")
-    return code
+    return iso_currency(code)  # ISO 4217 only: "XYZ" is rejected, not priced at 0
 
 
 def normalise_country(value: str) -> str:
@@ -308,6 +309,8 @@ class CredentialRow(RowModel):
     stackable_into: StrList = Field(default_factory=list)
     issuer: str | None = None
     issuer_country: str | None = None
+    entry_requirements: str | None = None
+    tags: StrList = Field(default_factory=list)
 
     @field_validator("skills", "prerequisite_skills")
     @classmethod

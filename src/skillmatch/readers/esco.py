@@ -27,6 +27,7 @@ from skillmatch.schema import (
     GROUP_COLUMNS,
     OCCUPATION_COLUMNS,
     RELATION_COLUMNS,
+    RELATION_WEIGHTS,
     InputError,
     Reject,
     Taxonomy,
@@ -399,6 +400,7 @@ def _read_relations(
             "occupation_id": links["occupationUri"][ok],
             "skill_id": links["skillUri"][ok],
             "relation": relation[ok],
+            "weight": relation[ok].map(RELATION_WEIGHTS).astype(float),
         },
         columns=RELATION_COLUMNS,
     ).reset_index(drop=True)

@@ -30,6 +30,7 @@ from skillmatch.schema import (
     GROUP_COLUMNS,
     OCCUPATION_COLUMNS,
     RELATION_COLUMNS,
+    RELATION_WEIGHTS,
     Reject,
     Taxonomy,
 )
@@ -340,7 +341,9 @@ def read_generic_taxonomy(
         version=version,
         concepts=_text_frame(concepts, CONCEPT_COLUMNS, lists=("alt_labels", "broader")),
         occupations=_text_frame(occupations, OCCUPATION_COLUMNS, lists=("alt_labels",)),
-        relations=_text_frame(relations, RELATION_COLUMNS),
+        relations=_text_frame(relations, RELATION_COLUMNS[:-1]).assign(
+            weight=lambda f: f["relation"].map(RELATION_WEIGHTS).astype(float)
+        ),
         groups=_text_frame(groups, GROUP_COLUMNS),
     )
     return taxonomy, sort_rejects(rejects)

@@ -96,7 +96,7 @@ def make_taxonomy() -> Taxonomy:
             for kind, numbers in (("essential", essential), ("optional", optional))
             for n in numbers
         ],
-        columns=RELATION_COLUMNS,
+        columns=RELATION_COLUMNS[:3],  # no weights: the type's default
     )
     return Taxonomy("synthetic", "1", concepts, occupations, relations, groups)
 

@@ -371,7 +371,7 @@ RELATIONS = pd.DataFrame(
         ("o:chef", "s:grill", "essential"),
         ("o:chef", "s:fry", "optional"),
     ],
-    columns=RELATION_COLUMNS,
+    columns=RELATION_COLUMNS[:3],  # no weights: the type's default
 )
 
 

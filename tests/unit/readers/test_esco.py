@@ -81,10 +81,15 @@ def test_occupations_and_relations(folder_result: tuple[Taxonomy, list[Reject]])
     assert analyst["alt_labels"] == ["BI analyst", "analytics specialist"]
     assert list(taxonomy.relations.columns) == RELATION_COLUMNS
     assert taxonomy.relations.to_numpy().tolist() == [
-        ["http://e.test/occupation/analyst", "http://e.test/skill/sql", "essential"],
-        ["http://e.test/occupation/analyst", "http://e.test/skill/viz", "optional"],
-        ["http://e.test/occupation/dba", "http://e.test/skill/pg", "essential"],
-        ["http://e.test/occupation/dba", "http://e.test/skill/sql", "essential"],  # "Essential" normalised
+        ["http://e.test/occupation/analyst", "http://e.test/skill/sql", "essential", 1.0],
+        ["http://e.test/occupation/analyst", "http://e.test/skill/viz", "optional", 0.25 / 0.6],
+        ["http://e.test/occupation/dba", "http://e.test/skill/pg", "essential", 1.0],
+        [
+            "http://e.test/occupation/dba",
+            "http://e.test/skill/sql",
+            "essential",
+            1.0,
+        ],  # "Essential" normalised
     ]
 
 

@@ -63,10 +63,10 @@ def test_occupations_and_relations(taxonomy_and_rejects: tuple[Taxonomy, list[Re
     ]
     relations = sorted(map(tuple, taxonomy.relations.to_numpy().tolist()))
     assert relations == [
-        ("occ:analyst", "k:pg", "optional"),
-        ("occ:analyst", "k:sql", "essential"),
-        ("occ:analyst", "s:comm", "optional"),
-        ("occ:analyst", "s:viz", "essential"),
+        ("occ:analyst", "k:pg", "optional", 0.25 / 0.6),
+        ("occ:analyst", "k:sql", "essential", 1.0),
+        ("occ:analyst", "s:comm", "optional", 0.25 / 0.6),
+        ("occ:analyst", "s:viz", "essential", 1.0),
     ]
 
 

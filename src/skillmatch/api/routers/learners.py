@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import Field
 
 from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
+from skillmatch.api.formats import PATHWAY_RESPONSES, PathwayFormat, negotiate, pathway_response
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.models import (
     CohortRequest,
@@ -48,6 +50,7 @@ def check_target(limits: PayloadLimits, body: TargetIn) -> None:
     """Apply the size limits to a learner and its target roles (413)."""
     limits.roles(("body", "roles"), body.roles)
     limits.learner(("body",), body)
+    limits.request_chars(("body",), body)
 
 
 @router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
@@ -63,13 +66,57 @@ def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
     return json_response(GapReportOut.model_validate(report), served)
 
 
-@router.post("/recommendations", response_model=RecommendationOut, responses=errors(400, 404, 413, 422, 503))
-def recommendations(body: RecommendationsRequest, served: ServedDep, limits: LimitsDep) -> Response:
+class RecommendationsQuery(RecommendationsRequest):
+    """The query parameters of ``GET /v1/recommendations``: the fields of the POST body, plus ``format``."""
+
+    format: PathwayFormat | None = Field(None, description="json (default), csv or ob3; overrides Accept.")
+
+
+FormatQuery = Annotated[
+    PathwayFormat | None,
+    Query(description="json (default), csv or ob3 (Open Badges 3.0 achievements); overrides Accept."),
+]
+AcceptHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+@router.post(
+    "/recommendations",
+    response_model=RecommendationOut,
+    responses={**PATHWAY_RESPONSES, **errors(400, 404, 413, 422, 503)},
+)
+def recommendations(
+    body: RecommendationsRequest,
+    served: ServedDep,
+    limits: LimitsDep,
+    format: FormatQuery = None,
+    accept: AcceptHeader = None,
+) -> Response:
     """A pathway of credentials that closes as much of the learner's weighted gap as the limits allow.
 
     The steps come in study order, with what each step covers (and the learning outcome that shows it), and
-    the gap left, with reasons.
+    the gap left, with reasons. ``format`` (or the ``Accept`` header) asks for CSV or Open Badges 3.0 instead.
     """
+    return _recommend(body, served, limits, negotiate(format, accept))
+
+
+@router.get(
+    "/recommendations",
+    response_model=RecommendationOut,
+    responses={**PATHWAY_RESPONSES, **errors(404, 413, 422, 503)},
+)
+def recommendations_get(
+    params: Annotated[RecommendationsQuery, Query()],
+    served: ServedDep,
+    limits: LimitsDep,
+    accept: AcceptHeader = None,
+) -> Response:
+    """The same as ``POST /v1/recommendations``, with the body's fields as query parameters (lists repeated)."""
+    return _recommend(params, served, limits, negotiate(params.format, accept))
+
+
+def _recommend(
+    body: RecommendationsRequest, served: ServedDep, limits: LimitsDep, fmt: PathwayFormat
+) -> Response:
     check_target(limits, body)
     limits.texts(("body", "exclude_providers"), body.exclude_providers, limits.max_skills, "providers")
     with library_errors():
@@ -85,4 +132,4 @@ def recommendations(body: RecommendationsRequest, served: ServedDep, limits: Lim
             ),
             role_weights=body.role_weights,
         )
-    return json_response(RecommendationOut.model_validate(result, from_attributes=True), served)
+    return pathway_response(result, fmt, served)

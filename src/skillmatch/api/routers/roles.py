@@ -17,12 +17,19 @@ router = APIRouter(prefix=f"{API_PREFIX}/roles", tags=["roles"])
 def search_roles(
     served: ServedDep,
     limits: LimitsDep,
-    q: Annotated[str | None, Query(description="Job title or role name; omit to list roles.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Job title or role name, or a role of the other taxonomy (an O*NET-SOC code on an "
+            "ESCO bundle, an ESCO occupation URI on an O*NET bundle); omit to list roles."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Most roles returned.")] = 10,
 ) -> RoleSearchResponse:
     """Roles matching a job title, best first; without ``q``, the roles with the most postings.
 
-    Roles are taxonomy occupations and roles grouped from postings.
+    Roles are taxonomy occupations and roles grouped from postings. A query that the ESCO–O*NET crosswalk
+    knows returns the roles it maps to first, with the crosswalk's ``match`` type.
     """
     catalog = served.matcher.roles
     if q is not None and q.strip():
@@ -38,6 +45,7 @@ def search_roles(
                 postings=h.postings,
                 score=h.score,
                 matched_label=h.matched_label,
+                match=h.match,
             )
             for h in hits
         ]
