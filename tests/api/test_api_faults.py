@@ -168,3 +168,10 @@ def test_a_reload_waiting_too_long_for_another_is_refused(app: FastAPI, auth: di
             holder._reload_lock.release()
         assert response.status_code == 409 and "another reload" in response.json()["detail"]
         assert client.post("/v1/admin/reload", headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+def test_query_numbers_must_be_finite(client: TestClient, value: str) -> None:
+    for name in ("max_hours", "max_cost"):
+        response = client.get("/v1/credentials", params={name: value})
+        assert response.status_code == 422, (name, value, response.text)

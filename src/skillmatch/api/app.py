@@ -140,6 +140,8 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.state.settings = settings
     app.state.api_key_hashes = parse_key_hashes(settings.api_key_hashes)
+    if not app.state.api_key_hashes:
+        log.warning("no API key configured: the cohort and admin endpoints refuse every request (401)")
     app.state.limits = PayloadLimits.from_settings(settings)
     app.state.metrics = metrics = Metrics()
     app.state.bundles = holder = BundleHolder(settings, loader)

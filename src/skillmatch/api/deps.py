@@ -57,13 +57,9 @@ def require_api_key(request: Request, key: Annotated[str | None, Security(api_ke
     """Refuse the request (401) unless ``X-API-Key`` holds a configured key."""
     digests: tuple[str, ...] = request.app.state.api_key_hashes
     if not key_matches(key, digests):
-        if not digests:
-            detail = (
-                "this endpoint needs an API key and none is configured on this server "
-                "(set SKILLMATCH_API_KEY_HASHES)"
-            )
-        else:
-            detail = "invalid API key" if key else "this endpoint needs an API key in the X-API-Key header"
+        # the same answer whether or not any key is configured: the answer must not tell a caller that
+        # (the server logs a warning at start-up when no key is configured)
+        detail = "invalid API key" if key else "this endpoint needs an API key in the X-API-Key header"
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "APIKey"}
         )

@@ -27,8 +27,12 @@ def search_credentials(
     language: Annotated[
         list[str] | None, Query(description="Allowed languages, ISO 639-1 (repeatable).", max_length=20)
     ] = None,
-    max_hours: Annotated[float | None, Query(ge=0, description="Longest duration in hours.")] = None,
-    max_cost: Annotated[float | None, Query(ge=0, description="Highest cost, in `currency`.")] = None,
+    max_hours: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Longest duration in hours.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, Query(ge=0, allow_inf_nan=False, description="Highest cost, in `currency`.")
+    ] = None,
     currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$", description="Currency of max_cost.")] = "EUR",
     min_score: Annotated[
         float, Query(ge=-1.0, le=1.0, description="Semantic hits below this are dropped.")
