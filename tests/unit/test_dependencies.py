@@ -34,6 +34,7 @@ INDIRECT: dict[str, str] = {
     "onnx-ir": "onnxruntime's block-wise int8 (MatMulNBits) quantiser imports it",
     "pyarrow": "pandas' Parquet engine (bundle tables, batch output)",
     "aiohttp": "Ray Data resolves paths through fsspec, whose HTTP filesystem imports it (the ray extra)",
+    "ray": "the ray engine of link-postings loads it with importlib.import_module (batch/run.py): an optional extra",
     "uvloop": "uvicorn's fast event loop (docs/performance.md)",
     "httptools": "uvicorn's fast HTTP parser (docs/performance.md)",
     "ipykernel": "nbclient runs the notebooks in the python3 kernel",

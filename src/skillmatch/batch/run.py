@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -298,7 +299,9 @@ def _link_ray(
 ) -> dict[str, Any]:
     """The Ray engine: Ray Data's batch-inference pattern over the pending shards; returns what ran where."""
     try:
-        import ray
+        # Ray is an optional extra (skillmatch[ray], also in dev): loaded by name only when this engine runs, so
+        # that nothing in the core install imports it (tests/unit/test_dependencies.py lists it under INDIRECT)
+        ray = importlib.import_module("ray")
     except ImportError as exc:  # the core install has no Ray
         raise BatchError("the ray engine needs Ray: pip install 'skillmatch[ray]'") from exc
 
