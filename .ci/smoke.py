@@ -51,10 +51,20 @@ def fetch(url: str, body: dict | None = None) -> tuple[int, bytes]:
 
 
 def pages(base: str) -> list[str]:
-    """Every GET route without path parameters in the OpenAPI schema, plus the pages outside it."""
+    """Every GET route that needs no parameter in the OpenAPI schema, plus the pages outside it.
+
+    A route with a path parameter or a required query parameter (e.g. ``GET /v1/recommendations?roles=...``) is
+    left out: without its parameters a 422 is its correct answer.
+    """
     _, raw = fetch(f"{base}/openapi.json")
     spec = json.loads(raw)
-    routes = {p for p, ops in spec["paths"].items() if "get" in ops and "{" not in p}
+    routes = {
+        p
+        for p, ops in spec["paths"].items()
+        if "get" in ops
+        and "{" not in p
+        and not any(param.get("required") for param in ops["get"].get("parameters", []))
+    }
     routes |= {"/", "/career", "/docs", "/openapi.json", "/health", "/ready", "/metrics"}  # + web pages
     return sorted(routes)
 
