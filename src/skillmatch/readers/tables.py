@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
 from skillmatch.schema import InputError, ReadResult, Reject
 
@@ -283,6 +283,8 @@ def _read_delimited(path: Path, text: str, delimiter: str, bad: list[Reject]) ->
         rec = records[i]
         row = i + 1
         if not any(c.strip() for c in rec):
+            if len(rec) > 1:  # separators but no values: a row that lost its data, not a blank line
+                bad.append(Reject(str(path), row, None, "row has only empty cells"))
             continue  # a blank line holds no data
         if len(rec) > width:
             extra = [c for c in rec[width:] if c.strip()]
@@ -416,11 +418,28 @@ def require_columns(
 
 
 class RowModel(BaseModel):
-    """Base of the per-row pydantic models: trims strings, turns numeric ids into strings, no inf/NaN."""
+    """Base of the per-row pydantic models: trims strings, turns numeric ids into strings, no inf/NaN.
+
+    Text with control characters (NUL and the other C0 codes but tab, newline and carriage return) is refused:
+    such bytes are a sign of a broken file and would travel into titles, pages and exports.
+    """
 
     model_config = ConfigDict(
         extra="ignore", str_strip_whitespace=True, coerce_numbers_to_str=True, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and _CONTROL.search(text):
+                code = ord(_CONTROL.search(text).group(0))  # type: ignore[union-attr]
+                raise ValueError(f"text holds a control character (U+{code:04X})")
+        return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 _MESSAGES = {

@@ -230,3 +230,22 @@ def test_currency() -> None:
         normalise_currency("dollars")
     with pytest.raises(ValueError, match="not an ISO 4217 code"):
         normalise_currency("XYZ")
+
+
+def test_control_characters_and_rows_of_only_separators_are_rejected(tmp_path: Path) -> None:
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text(
+        '{"id": "A", "title": "Bad\\u0000title", "learning_outcomes": ["x"]}\n'
+        '{"id": "B", "title": "ok", "learning_outcomes": ["y\\u0007z"]}\n'
+        '{"id": "C", "title": "tab\\tand newline\\nare text", "learning_outcomes": ["w"]}\n',
+        encoding="utf-8",
+    )
+    result = read_credentials(jsonl)
+    assert result.table["id"].tolist() == ["C"]
+    assert [(r.row, r.field) for r in result.rejects] == [(1, "title"), (2, "learning_outcomes")]
+    assert "control character (U+0000)" in result.rejects[0].reason
+    csv = tmp_path / "c.csv"
+    csv.write_text("id,title,learning_outcomes\nD,ok,z\n,,\n\nE,fine,w\n", encoding="utf-8")
+    result = read_credentials(csv)
+    assert result.table["id"].tolist() == ["D", "E"]
+    assert [(r.row, r.reason) for r in result.rejects] == [(3, "row has only empty cells")]
