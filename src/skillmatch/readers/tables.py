@@ -420,8 +420,9 @@ def require_columns(
 class RowModel(BaseModel):
     """Base of the per-row pydantic models: trims strings, turns numeric ids into strings, no inf/NaN.
 
-    Text with control characters (NUL and the other C0 codes but tab, newline and carriage return) is refused:
-    such bytes are a sign of a broken file and would travel into titles, pages and exports.
+    Text with a NUL character is refused (a sign of a broken or binary file); the other control characters
+    (C0 codes but tab, newline and carriage return, and DEL) become spaces: scraped postings carry stray ones
+    (SkillSpan has U+001A), and they would otherwise travel into titles, pages and exports.
     """
 
     model_config = ConfigDict(
@@ -430,13 +431,18 @@ class RowModel(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_control_characters(cls, value: object) -> object:
-        texts = value if isinstance(value, list) else [value]
-        for text in texts:
-            if isinstance(text, str) and _CONTROL.search(text):
-                code = ord(_CONTROL.search(text).group(0))  # type: ignore[union-attr]
-                raise ValueError(f"text holds a control character (U+{code:04X})")
+    def _control_characters(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [_clean_text(v) for v in value]
+        return _clean_text(value)
+
+
+def _clean_text(value: object) -> object:
+    if not isinstance(value, str):
         return value
+    if "\x00" in value:
+        raise ValueError("text holds a NUL character (U+0000): a broken or binary file?")
+    return _CONTROL.sub(" ", value) if _CONTROL.search(value) else value
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

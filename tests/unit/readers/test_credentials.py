@@ -241,9 +241,12 @@ def test_control_characters_and_rows_of_only_separators_are_rejected(tmp_path: P
         encoding="utf-8",
     )
     result = read_credentials(jsonl)
-    assert result.table["id"].tolist() == ["C"]
-    assert [(r.row, r.field) for r in result.rejects] == [(1, "title"), (2, "learning_outcomes")]
-    assert "control character (U+0000)" in result.rejects[0].reason
+    assert result.table["id"].tolist() == ["B", "C"]
+    assert [(r.row, r.field) for r in result.rejects] == [(1, "title")]
+    assert "NUL character (U+0000)" in result.rejects[0].reason
+    # other control characters become spaces; tab and newline stay text
+    assert result.table["learning_outcomes"].tolist()[0] == ["y z"]
+    assert "\t" in result.table["title"].tolist()[1]
     csv = tmp_path / "c.csv"
     csv.write_text("id,title,learning_outcomes\nD,ok,z\n,,\n\nE,fine,w\n", encoding="utf-8")
     result = read_credentials(csv)
