@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,3 +115,12 @@ class ConcurrencyEncoder(HashingEncoder):
         with self._count_lock:
             self.inside -= 1
         return super().encode(texts, progress=progress)
+
+
+def write_benchmark(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A TECH/HOUSE-style skill-extraction file (``sentence, span, sub_span, label``) of (sentence, label) rows."""
+    frame = pd.DataFrame(
+        [(s, "span", "", label) for s, label in rows], columns=["sentence", "span", "sub_span", "label"]
+    )
+    frame.to_csv(path, index=False)
+    return path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import HashingEncoder
+from fakes import HashingEncoder, write_benchmark
 
 from skillmatch.build import BuildInputs, build_bundle
 from skillmatch.config import Settings
@@ -238,14 +238,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Skillmatch:
     out = tmp_path_factory.mktemp("b") / "bundle"
     build_bundle(inputs, out, encoder=encoder, settings=settings)
     return load_service(out, settings=settings, encoder=encoder)
-
-
-def write_benchmark(path: Path, rows: list[tuple[str, str]]) -> Path:
-    frame = pd.DataFrame(
-        [(s, "span", "", label) for s, label in rows], columns=["sentence", "span", "sub_span", "label"]
-    )
-    frame.to_csv(path, index=False)
-    return path
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import HashingEncoder
+from fakes import HashingEncoder, write_benchmark
 
 from skillmatch.build import BuildInputs, build_bundle
 from skillmatch.config import Settings
@@ -131,14 +131,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Skillmatch:
 @pytest.fixture(scope="module")
 def bare_bundle(tmp_path_factory: pytest.TempPathFactory) -> Skillmatch:
     return make_bundle(tmp_path_factory.mktemp("b") / "bare", [])
-
-
-def write_benchmark(path: Path, rows: list[tuple[str, str]]) -> Path:
-    frame = pd.DataFrame(
-        [(s, "span", "", label) for s, label in rows], columns=["sentence", "span", "sub_span", "label"]
-    )
-    frame.to_csv(path, index=False)
-    return path
 
 
 @pytest.fixture()
