@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from skillmatch.bundle import (
@@ -30,6 +31,9 @@ from skillmatch.config import Settings, get_settings
 from skillmatch.currencies import RateTable, rate_table
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import make_encoder, query_chain
+from skillmatch.encoding.label_pack import PackedEncoder, find_pack, write_pack
+from skillmatch.encoding.models import vector_family
+from skillmatch.encoding.selection import selection_of
 from skillmatch.index import VectorIndex
 from skillmatch.linking.link_cache import LinkCache, link_cached, linker_signature
 from skillmatch.linking.linker import SkillLinker, label_table, link_options, linker_for
@@ -93,7 +97,8 @@ def check_linked_postings(linked: LinkedPostings, encoder: Encoder, taxonomy: Ta
     Raises:
         BundleError: the model fingerprint or the taxonomy version differs (the message gives both).
     """
-    if linked.model_fingerprint != encoder.fingerprint:
+    # auto may pick block-wise int8 on one machine and float32 on another: their vectors stand in for each other
+    if vector_family(linked.model_fingerprint) != vector_family(encoder.fingerprint):
         raise BundleError(
             f"{linked.source}: postings were linked with model fingerprint {linked.model_fingerprint!r} but this "
             f"build encodes with {encoder.fingerprint!r}; link them again with a bundle of this model"
@@ -388,16 +393,48 @@ def link_postings(
     return best_links(pd.concat([linked, explicit], ignore_index=True), "posting_id")
 
 
-def _encode_index(
-    encoder: Encoder, texts: list[str], settings: Settings, progress: BuildProgress | None, stage: str
-) -> VectorIndex:
+def _encode(encoder: Encoder, texts: list[str], progress: BuildProgress | None, stage: str) -> np.ndarray:
     step = None if progress is None else (lambda done, total: progress(stage, done, total))
     vectors = encoder.encode(texts, progress=step)
-    if not len(texts):
-        vectors = vectors.reshape(0, encoder.dim)
+    return vectors.reshape(0, encoder.dim) if not len(texts) else vectors
+
+
+def _index(vectors: np.ndarray, settings: Settings) -> VectorIndex:
     return VectorIndex(
         exact_limit=settings.exact_index_limit, hnsw_m=settings.hnsw_m, ef_search=settings.hnsw_ef_search
     ).build(vectors)
+
+
+def _encode_index(
+    encoder: Encoder, texts: list[str], settings: Settings, progress: BuildProgress | None, stage: str
+) -> VectorIndex:
+    return _index(_encode(encoder, texts, progress, stage), settings)
+
+
+def label_texts(taxonomy: Taxonomy) -> list[str]:
+    """Every text a build encodes for ``taxonomy``: skill labels then occupation labels (preferred and alt)."""
+    texts = label_table(taxonomy.concepts)["text"].tolist()
+    if len(taxonomy.occupations):
+        texts += label_table(taxonomy.occupations)["text"].tolist()
+    return list(dict.fromkeys(texts))
+
+
+def label_encoder(encoder: Encoder, taxonomy: Taxonomy, settings: Settings) -> tuple[Encoder, dict[str, Any]]:
+    """``encoder`` behind the label pack of ``taxonomy``'s version when ``<cache_dir>/labels`` has one.
+
+    Returns the encoder for the label stages and what the manifest records about it (``{}`` without a pack).
+    """
+    if not settings.use_cache:
+        return encoder, {}
+    pack = find_pack(settings.cache_dir / "labels", encoder, taxonomy.name, taxonomy.version)
+    if pack is None:
+        return encoder, {}
+    return PackedEncoder(encoder, pack), {
+        "pack": pack.path.name if pack.path else "",
+        "fingerprint": pack.meta.get("fingerprint"),
+        "created": pack.meta.get("created"),
+        "count": len(pack.texts),
+    }
 
 
 def build_bundle(
@@ -444,19 +481,23 @@ def build_bundle(
         return result
 
     labels = label_table(tax.concepts)
-    label_index = timed(
-        "encode+index labels",
-        lambda: _encode_index(encoder, labels["text"].tolist(), settings, progress, "labels"),
-    )
     occ_labels = (
         label_table(tax.occupations)
         if len(tax.occupations)
         else pd.DataFrame(columns=["concept_id", "text", "kind"])
     )
-    occ_index = timed(
-        "encode+index occupations",
-        lambda: _encode_index(encoder, occ_labels["text"].tolist(), settings, progress, "occupations"),
+    packed, label_vectors = label_encoder(encoder, tax, settings)
+    label_vectors_arr = timed(
+        "encode labels", lambda: _encode(packed, labels["text"].tolist(), progress, "labels")
     )
+    label_index = timed("index labels", lambda: _index(label_vectors_arr, settings))
+    occ_vectors = timed(
+        "encode occupations",
+        lambda: _encode(packed, occ_labels["text"].tolist(), progress, "occupations"),
+    )
+    occ_index = timed("index occupations", lambda: _index(occ_vectors, settings))
+    if isinstance(packed, PackedEncoder):
+        label_vectors.update(packed.stats)
     options = link_options(settings)
     chain = query_chain(encoder, labels["text"].tolist(), label_index.reconstruct)
     linker = linker_for(
@@ -517,7 +558,15 @@ def build_bundle(
         **{name: pd.DataFrame(columns=cols) for name, cols in ROLE_TABLE_COLUMNS.items()},
     )
     bundle = bundle.replace(**timed("roles", lambda: role_tables(bundle, chain, role_params)))
-    return write_bundle(bundle, out, encoder, sources=inputs.sources, linking=options, timings_s=timings)
+    return write_bundle(
+        bundle,
+        out,
+        encoder,
+        sources=inputs.sources,
+        linking=options,
+        timings_s=timings,
+        label_vectors=label_vectors,
+    )
 
 
 def run_build(
@@ -539,3 +588,34 @@ def run_build(
     return build_bundle(
         inputs, out, encoder=encoder or make_encoder(settings), settings=settings, progress=progress
     )
+
+
+def warm_label_pack(
+    taxonomy: Taxonomy,
+    encoder: Encoder,
+    folder: Path,
+    progress: BuildProgress | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Encode every label of ``taxonomy`` (:func:`label_texts`) into a label pack in ``folder``.
+
+    Builds of this taxonomy version with this model family then take the label vectors from the pack (see
+    :mod:`skillmatch.encoding.label_pack`). Returns the pack's path and what was done (texts, seconds, rate).
+    """
+    texts = label_texts(taxonomy)
+    start = time.perf_counter()
+    vectors = _encode(encoder, texts, progress, "labels")
+    seconds = time.perf_counter() - start
+    path = write_pack(
+        folder,
+        texts,
+        vectors,
+        encoder=encoder,
+        taxonomy=taxonomy.name,
+        version=taxonomy.version,
+        extra={"encoder": selection_of(encoder), "encode_seconds": round(seconds, 2)},
+    )
+    return path, {
+        "texts": len(texts),
+        "seconds": round(seconds, 2),
+        "texts_per_s": round(len(texts) / seconds, 1) if seconds > 0 else None,
+    }

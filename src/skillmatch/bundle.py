@@ -30,6 +30,7 @@ from skillmatch import __version__
 from skillmatch.config import Settings
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.models import vector_family
+from skillmatch.encoding.selection import selection_of
 from skillmatch.index import VectorIndex, faiss_version
 from skillmatch.schema import Taxonomy
 
@@ -335,6 +336,7 @@ def manifest_for(bundle: Bundle, folder: Path, encoder: Encoder, **fields: Any) 
             "pandas": pd.__version__,
         },
         "model": {"id": encoder.model_id, "fingerprint": encoder.fingerprint, "dim": encoder.dim},
+        "encoder": selection_of(encoder),
         "taxonomy": {"name": tax.name, "version": tax.version},
         "counts": bundle.counts(),
         "rejects": {

@@ -40,6 +40,11 @@ def default_crosswalk_file() -> Path | None:
     return None
 
 
+#: The backends encoder_backend=auto may time (see skillmatch.encoding.selection).
+AutoCandidate = Literal["torch", "onnx", "onnx-int8-block", "onnx-int8"]
+_AUTO_CANDIDATES: tuple[AutoCandidate, ...] = ("onnx", "onnx-int8-block", "torch")
+
+
 class Settings(BaseSettings):
     """All tunable settings of skillmatch."""
 
@@ -153,11 +158,12 @@ class Settings(BaseSettings):
         description="Let the served encoder use the on-disk embedding cache (off: requests never write).",
     )
     api_encoder_backend: Literal["same", "auto", "torch", "onnx", "onnx-int8-block", "onnx-int8"] = Field(
-        "onnx-int8-block",
+        "auto",
         description="Encoder runtime of the API for the texts it is sent (see encoder_backend; same: "
-        "encoder_backend). The default, block-wise int8, takes about 30 % less CPU than float32 at the same "
-        "ranking quality; if it cannot be loaded and this setting was left at its default, the server falls "
-        "back to encoder_backend with a warning.",
+        "encoder_backend). The default, auto, times the candidate backends on short runs with the server's "
+        "thread count at start-up (cached per model and CPU) and keeps the fastest whose vectors agree with "
+        "float32; /ready and /metrics show the choice. If it cannot be loaded and this setting was left at its "
+        "default, the server falls back to encoder_backend with a warning.",
     )
     api_coalesce_texts: int = Field(
         10,
@@ -181,8 +187,21 @@ class Settings(BaseSettings):
         description="Encoder runtime: torch (sentence-transformers), onnx (ONNX Runtime: same vectors, about 2x "
         "faster; needs onnxruntime), onnx-int8-block (block-wise int8: about 30 % less CPU again, vectors within "
         "a cosine of 0.999, interchangeable with float32 bundles), onnx-int8 (dynamic int8 weights: faster "
-        "still, vectors further off, own fingerprint) or auto (onnx when onnxruntime is installed and the model "
-        "exports, else torch).",
+        "still, vectors further off, own fingerprint) or auto: each of encoder_auto_candidates is timed on this "
+        "CPU (about encoder_probe_budget_s seconds, cached per model and CPU in <cache_dir>/encoder-choice.json) "
+        "and the fastest whose vectors agree with float32 (cosine >= 0.998) is used; the bundle manifest "
+        "records the choice and the timings.",
+    )
+    encoder_auto_candidates: list[AutoCandidate] = Field(
+        default_factory=lambda: list(_AUTO_CANDIDATES),
+        min_length=1,
+        description="The backends that encoder_backend=auto times (JSON list in the environment).",
+    )
+    encoder_probe_budget_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="About how many seconds auto spends timing the candidates (loading them comes on top).",
     )
     encoder_threads: int = Field(
         0, ge=0, le=256, description="Compute threads of the encoder (0: the library default, one per core)."

@@ -557,6 +557,45 @@ class HealthOut(BaseModel):
     status: str = "ok"
 
 
+class BackendTimingOut(BaseModel):
+    """One candidate backend as ``auto`` measured it."""
+
+    backend: str
+    phrases_per_s: float | None = Field(
+        description="Phrases per second on the probe phrases (null: not timed)."
+    )
+    ms_per_run: float | None = None
+    rounds: int = 0
+    min_cosine: float | None = Field(description="Smallest cosine of its vectors with float32's.")
+    accepted: bool = Field(description="Whether its vectors agree with float32 (cosine >= 0.998).")
+    note: str = ""
+
+
+class EncoderSelectionOut(BaseModel):
+    """What ``auto`` measured (empty when the backend was set explicitly)."""
+
+    workload: str | None = Field(None, description="serving: short runs, as requests send them.")
+    threads: int | None = Field(
+        None, description="Encoder threads the candidates were timed with (0: all cores)."
+    )
+    measured_at: str | None = None
+    candidates: list[BackendTimingOut] = []
+
+
+class EncoderOut(BaseModel):
+    """The encoder of request texts."""
+
+    backend: str = Field(description="e.g. onnx, onnx-int8-block, torch.")
+    fingerprint: str = Field(description="The model's fingerprint at this precision.")
+    chosen_by: str = Field(
+        description='"setting", or how auto chose (measured now, or a cached measurement).'
+    )
+    selection: EncoderSelectionOut
+    cpu: dict[str, str | list[str]] = Field(
+        description="The CPU the choice was measured on: model, arch, flags."
+    )
+
+
 class BundleSummaryOut(BaseModel):
     """The served bundle."""
 
@@ -566,9 +605,7 @@ class BundleSummaryOut(BaseModel):
     created: str | None
     taxonomy: dict[str, str]
     model: dict[str, str | int]
-    encoder: dict[str, str] = Field(
-        description="How request texts are encoded: backend (e.g. onnx-int8-block) and model fingerprint."
-    )
+    encoder: EncoderOut = Field(description="How request texts are encoded, and why with that backend.")
     counts: dict[str, int]
     skillmatch: str | None
 

@@ -48,6 +48,19 @@ class Metrics:
             "When the served bundle was loaded (Unix time).",
             registry=self.registry,
         )
+        self.encoder_info = Gauge(
+            "skillmatch_encoder_info",
+            "The backend that encodes request texts and how it was chosen (value 1; setting, or auto's "
+            "measurement).",
+            ["backend", "chosen_by", "cpu"],
+            registry=self.registry,
+        )
+        self.encoder_candidate_rate = Gauge(
+            "skillmatch_encoder_candidate_phrases_per_second",
+            "Phrases per second each candidate backend reached when auto timed it (absent when not timed).",
+            ["backend", "accepted"],
+            registry=self.registry,
+        )
         self.loads = Counter(
             "skillmatch_bundle_loads",
             "Bundles installed (loaded) or refused.",
@@ -74,6 +87,17 @@ class Metrics:
         ).set(1)
         self.bundle_loaded.set(served.loaded_at)
         self.loads.labels("loaded").inc()
+        encoder = summary["encoder"]
+        self.encoder_info.clear()
+        self.encoder_info.labels(
+            encoder["backend"], encoder["chosen_by"], str(encoder["cpu"].get("model", ""))
+        ).set(1)
+        self.encoder_candidate_rate.clear()
+        for candidate in encoder["selection"].get("candidates", []):
+            if candidate.get("phrases_per_s") is not None:
+                self.encoder_candidate_rate.labels(
+                    candidate["backend"], str(candidate["accepted"]).lower()
+                ).set(candidate["phrases_per_s"])
 
     def bundle_refused(self, reason: str) -> None:
         """Count a refused bundle."""

@@ -23,6 +23,7 @@ from skillmatch.bundle import Bundle, BundleError, check_encoder, model_for, ope
 from skillmatch.config import Settings
 from skillmatch.encoding.base import Encoder, unwrap
 from skillmatch.encoding.factory import serving_encoder
+from skillmatch.encoding.selection import selection_of
 from skillmatch.facade import Skillmatch
 from skillmatch.matching.catalogue import CredentialCatalogue
 from skillmatch.matching.context import MatchContext
@@ -73,12 +74,22 @@ class Served:
         }
 
 
-def encoder_info(encoder: Encoder) -> dict[str, str]:
-    """The backend and fingerprint of the encoder that encodes request texts."""
+def encoder_info(encoder: Encoder) -> dict[str, Any]:
+    """The backend and fingerprint of the encoder that encodes request texts, and how the backend was chosen.
+
+    ``chosen_by`` says "setting" or which ``auto``; with ``auto`` also every candidate's phrases/s and agreement
+    with float32, and the CPU.
+    """
     backend = unwrap(encoder)
+    selection = selection_of(encoder)
     return {
         "backend": str(getattr(backend, "backend", type(backend).__name__)),
         "fingerprint": encoder.fingerprint,
+        "chosen_by": selection.get("chosen_by", "unknown"),
+        "selection": {
+            k: selection[k] for k in ("workload", "threads", "measured_at", "candidates") if k in selection
+        },
+        "cpu": {k: v for k, v in selection.get("cpu", {}).items() if k in {"model", "arch", "flags"}},
     }
 
 

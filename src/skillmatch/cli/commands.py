@@ -21,6 +21,7 @@ from rich.table import Table
 
 from skillmatch.bundle import BundleError
 from skillmatch.cli.batch import link_postings as link_postings_command
+from skillmatch.cli.cache import app as cache_app
 from skillmatch.cli.convert import app as convert_app
 from skillmatch.cli.finetune import app as finetune_app
 from skillmatch.config import Settings, get_settings
@@ -660,6 +661,7 @@ def demo(
 
 app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
 app.add_typer(convert_app, name="convert", help="Convert OB 3.0, ELM and CTDL credentials to the catalogue.")
+app.add_typer(cache_app, name="cache", help="Label-vector packs: encode a taxonomy's labels once per release.")
 app.command("link-postings")(link_postings_command)
 
 

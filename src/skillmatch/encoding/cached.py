@@ -1,9 +1,10 @@
 """De-duplication and the two vector caches in front of a backend.
 
-Identical texts in one call are encoded once. Vectors are looked up first in an in-memory LRU (it serves the
-phrases a server sees again and again), then in the on-disk SQLite cache (keyed by the model's fingerprint and
-the text's hash), and only the rest is encoded, longest first and in chunks that go to the disk cache at once, so
-an interrupted run keeps its work. See docs/performance.md for what each is worth.
+Texts of the same normal form (as the tokenizer's normaliser sees them) in one call are encoded once. Vectors
+are looked up first in an in-memory LRU (it serves the phrases a server sees again and again), then in the
+on-disk SQLite cache (keyed by the model's fingerprint and the hash of the text's normal form), and only the rest
+is encoded, longest first and in chunks that go to the disk cache at once, so an interrupted run keeps its work.
+See docs/performance.md for what each is worth.
 """
 
 from __future__ import annotations
@@ -54,40 +55,47 @@ class CachedEncoder(EncoderWrapper):
         """The backend's maximum input length in tokens."""
         return int(getattr(self.unwrap(), "max_seq_length", 0))
 
-    def _encode_raw(self, texts: list[str], progress: ProgressFn | None) -> np.ndarray:
+    def _encode_raw(self, texts: list[str], keys: list[str], progress: ProgressFn | None) -> np.ndarray:
+        """Encode ``texts`` in chunks, storing each chunk's vectors under ``keys`` in the disk cache at once."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), _CHUNK):
             chunk = texts[start : start + _CHUNK]
             vecs = self.inner.encode(chunk)
             out[start : start + len(chunk)] = vecs
             if self._cache is not None:
-                self._cache.put_many(chunk, vecs)
+                self._cache.put_many(keys[start : start + len(chunk)], vecs)
             if progress:
                 progress(start + len(chunk), len(texts))
         return out
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
-        """Encode ``texts``; identical texts are encoded once and cached vectors are reused."""
+        """Encode ``texts``; texts of the same normal form are encoded once and cached vectors are reused.
+
+        Texts that the tokenizer's normaliser maps to the same string (e.g. "Python" and "python" for an
+        uncased model) become the same tokens and so the same vector: one of them is encoded, and the caches are
+        keyed by the normal form.
+        """
         texts = list(texts)
         self.stats["requested"] += len(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        unique = list(dict.fromkeys(texts))
+        keys = [self.inner.normalise_text(t) for t in texts]
+        unique = dict(zip(keys, texts, strict=True))  # normal form -> a text of that form to encode
         self.stats["unique"] += len(unique)
-        known = self._memory.get_many(unique) if self._memory is not None else {}
+        known = self._memory.get_many(list(unique)) if self._memory is not None else {}
         self.stats["memory_hits"] += len(known)
         if self._cache is not None and len(known) < len(unique):
-            from_disk = self._cache.get_many([t for t in unique if t not in known])
+            from_disk = self._cache.get_many([k for k in unique if k not in known])
             if self._memory is not None:
                 self._memory.put_many(from_disk)
             known.update(from_disk)
         self.stats["cache_hits"] += len(known)
-        todo = [t for t in unique if t not in known]
+        todo = [k for k in unique if k not in known]
         if todo:
             # longest first: each chunk (and each torch batch) holds texts of similar length; the ONNX backend
             # also sorts its texts by token count and splits them into runs (onnx_backend.plan_runs)
             ordered = sorted(todo, key=len, reverse=True)
-            vecs = self._encode_raw(ordered, progress)
+            vecs = self._encode_raw([unique[k] for k in ordered], ordered, progress)
             self.stats["encoded"] += len(todo)
             fresh = dict(zip(ordered, vecs, strict=True))
             if self._memory is not None:
@@ -95,4 +103,4 @@ class CachedEncoder(EncoderWrapper):
             known.update(fresh)
         elif progress:
             progress(len(unique), len(unique))
-        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
+        return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)

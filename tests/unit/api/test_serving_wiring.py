@@ -19,6 +19,7 @@ from skillmatch.encoding.base import ModelLoadError
 from skillmatch.encoding.concurrency import CoalescingEncoder, LockedEncoder
 from skillmatch.encoding.factory import query_chain
 from skillmatch.encoding.models import vector_family
+from skillmatch.encoding.selection import BackendChoice, CandidateResult
 from skillmatch.encoding.threads import encoder_threads
 
 
@@ -59,7 +60,7 @@ def test_the_serving_encoder_has_no_disk_cache_and_serving_threads(
     coalesce, expected = threads
     seen: list[Settings] = []
 
-    def fake_make_encoder(settings: Settings, model: str | None = None) -> HashingEncoder:
+    def fake_make_encoder(settings: Settings, model: str | None = None, **_: Any) -> HashingEncoder:
         seen.append(settings)
         return HashingEncoder()
 
@@ -71,7 +72,7 @@ def test_the_serving_encoder_has_no_disk_cache_and_serving_threads(
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [
-        ({}, "onnx-int8-block"),  # the default: block-wise int8 for request texts
+        ({}, "auto"),  # the default: the backend measured fastest on this CPU
         ({"api_encoder_backend": "same", "encoder_backend": "torch"}, "torch"),
         ({"api_encoder_backend": "onnx"}, "onnx"),
     ],
@@ -79,7 +80,7 @@ def test_the_serving_encoder_has_no_disk_cache_and_serving_threads(
 def test_serving_backend(monkeypatch: pytest.MonkeyPatch, configured: dict[str, str], expected: str) -> None:
     seen: list[str] = []
 
-    def fake_make_encoder(settings: Settings, model: str | None = None) -> HashingEncoder:
+    def fake_make_encoder(settings: Settings, model: str | None = None, **_: Any) -> HashingEncoder:
         seen.append(settings.encoder_backend)
         return HashingEncoder()
 
@@ -88,8 +89,8 @@ def test_serving_backend(monkeypatch: pytest.MonkeyPatch, configured: dict[str, 
     assert seen == [expected]
 
 
-def _failing_int8_block(settings: Settings, model: str | None = None) -> HashingEncoder:
-    if settings.encoder_backend == "onnx-int8-block":
+def _failing_int8_block(settings: Settings, model: str | None = None, **_: Any) -> HashingEncoder:
+    if settings.encoder_backend in {"onnx-int8-block", "auto"}:
         raise ModelLoadError("the ONNX export does not handle this model")
     encoder = HashingEncoder()
     encoder.backend = settings.encoder_backend  # type: ignore[attr-defined]
@@ -102,7 +103,7 @@ def test_the_default_serving_backend_falls_back_with_a_warning(
     monkeypatch.setattr(factory, "make_encoder", _failing_int8_block)
     encoder = factory.serving_encoder(Settings(encoder_backend="torch"), "fake-model")
     assert encoder.backend == "torch"  # type: ignore[attr-defined]
-    assert "onnx-int8-block unavailable, using torch" in caplog.text
+    assert "auto unavailable, using torch" in caplog.text
     assert "does not handle this model" in caplog.text
 
 
@@ -116,7 +117,21 @@ def test_encoder_info_names_the_encoder_behind_the_wrappers() -> None:
     inner = HashingEncoder()
     inner.backend = "onnx-int8-block"  # type: ignore[attr-defined]
     wrapped = CoalescingEncoder(LockedEncoder(inner), max_texts=8)  # type: ignore[arg-type]
-    assert state.encoder_info(wrapped) == {"backend": "onnx-int8-block", "fingerprint": inner.fingerprint}
+    info = state.encoder_info(wrapped)
+    assert (info["backend"], info["fingerprint"]) == ("onnx-int8-block", inner.fingerprint)
+    assert info["chosen_by"] == "unknown"  # nobody recorded a choice on this fake
+    inner.selection = BackendChoice(  # type: ignore[attr-defined]
+        "onnx-int8-block",
+        "auto (measured)",
+        workload="serving",
+        threads=1,
+        cpu={"model": "Some CPU", "arch": "x86_64", "flags": ["avx2"], "usable_cpus": 2},
+        candidates=[CandidateResult("onnx", 400.0, 20.0, 4, 1.0, True)],
+    )
+    info = state.encoder_info(wrapped)
+    assert info["chosen_by"] == "auto (measured)"
+    assert info["selection"]["candidates"][0]["phrases_per_s"] == 400.0
+    assert info["cpu"] == {"model": "Some CPU", "arch": "x86_64", "flags": ["avx2"]}
 
 
 @pytest.mark.parametrize(
