@@ -24,8 +24,12 @@ def version(package: str) -> str:
 
 
 def machine() -> dict[str, Any]:
-    """CPU count, memory, Python and the versions of the libraries that matter for speed."""
+    """The CPU (model, architecture, speed flags: :func:`skillmatch.cpu.cpu_info`), CPU count, memory, Python and
+    the versions of the libraries that matter for speed."""
+    from skillmatch.cpu import cpu_info, cpu_signature
+
     return {
+        "cpu": {**cpu_info(), "signature": cpu_signature()},
         "cpus": os.cpu_count(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
@@ -79,6 +83,13 @@ def load_snapshot() -> dict[str, Any]:
 def median(values: list[float]) -> float:
     """The median, rounded to 3 decimals."""
     return round(statistics.median(values), 3)
+
+
+def cpu_line(info: dict[str, Any]) -> str:
+    """One line naming the CPU of a :func:`machine` record: model, architecture, speed flags."""
+    cpu = info.get("cpu", {})
+    flags = " ".join(cpu.get("flags", [])) or "flags unknown"
+    return f"CPU: {cpu.get('model', '?')} ({cpu.get('arch', '?')}, {cpu.get('usable_cpus', '?')} usable); {flags}"
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
+from common import SHARED, cpu_line, load_snapshot, machine, median, print_table, settings_overrides
 
 from skillmatch.bundle import Bundle, open_bundle
 from skillmatch.config import get_settings
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
     summary = {k: median([r[k] for r in runs]) for k in keys}
     m = machine()
+    print(cpu_line(m))
     index = bundle.manifest["indexes"]["labels"]
     print(f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}")
     print(

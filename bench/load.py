@@ -13,6 +13,13 @@ processes):
   popular skills come back again and again;
 * ``skills/extract``: ``--extract-requests`` POST /v1/skills/extract with one posting text each.
 
+The figures that count are ratios measured in the same run, because absolute ones move with the CPU: before and
+after the phases, with the server idle, the **encoder ceiling** is measured in this process (the server's backend
+and encoder threads, as ``/ready`` reports them, encoding new phrases of the same kind back to back), and each
+concurrency's all-new throughput is reported as a fraction of the requests/s that ceiling allows, with p99/mean
+latency and repeat/new throughput, against the targets in :data:`TARGETS`. The CPU model and flags are in every
+result.
+
 Each recommendation has one target role (among roles with a skill profile) and skills half from that role's
 profile, half anywhere in the taxonomy. Payloads are drawn with a fixed seed. Server settings come from the
 environment (e.g. ``SKILLMATCH_ENCODER_BACKEND=torch``) or ``--env KEY=VALUE``.
@@ -41,7 +48,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-from common import load_snapshot, machine
+from common import cpu_line, load_snapshot, machine
+
+from skillmatch.config import get_settings
 
 
 @dataclass
@@ -214,6 +223,57 @@ def extract_payloads(bundle: Path, n: int, seed: int) -> list[dict[str, Any]]:
     return [{"texts": [rng.choice(texts)], "top_k": 10} for _ in range(n)]
 
 
+def encoder_ceiling(
+    ready: dict[str, Any], phrases: list[list[str]], coalesce: int, seconds: float = 3.0
+) -> dict[str, Any]:
+    """The encoder's own ceiling: the server's backend, with the server's encoder threads, alone in this process.
+
+    ``phrases``: requests' worth of new phrases (never sent to the server) like those of the ``new`` phase.
+    They are encoded back to back, a request's phrases per call and (when the server coalesces requests into
+    runs of up to ``coalesce`` texts) in runs of that size too, for about ``seconds`` each; the faster of the two
+    is the ceiling, so a server that gains from coalescing is not flattered. Returns phrases/s and the
+    requests/s they allow.
+    """
+    from skillmatch.config import get_settings
+    from skillmatch.encoding.factory import load_backend
+
+    encoder_info = ready["bundle"]["encoder"]
+    backend = encoder_info["backend"]
+    threads = int(encoder_info.get("selection", {}).get("threads") or 0)
+    settings = get_settings()
+    model = load_backend(
+        ready["bundle"]["model"]["id"],
+        backend=backend,
+        threads=threads,
+        batch_size=settings.batch_size,
+        onnx_dir=settings.onnx_dir or settings.cache_dir / "onnx",
+    )
+    per_request = len(phrases[0])
+    flat = [p for request in phrases for p in request]
+    sizes = sorted({per_request, max(per_request, coalesce)})
+    rates: dict[str, float] = {}
+    for size in sizes:
+        runs = [flat[i : i + size] for i in range(0, len(flat), size)]
+        model.encode(runs[0])  # warm-up
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for run in runs:
+                model.encode(run)
+                done += len(run)
+                if time.perf_counter() - start >= seconds:
+                    break
+        rates[f"runs_of_{size}"] = round(done / (time.perf_counter() - start), 1)
+    best = max(rates.values())
+    return {
+        "backend": backend,
+        "threads": threads,
+        "phrases_per_request": per_request,
+        "phrases_per_s": rates,
+        "ceiling_phrases_per_s": best,
+        "ceiling_requests_per_s": round(best / per_request, 1),
+    }
+
+
 async def run_phase(
     client: httpx.AsyncClient,
     name: str,
@@ -317,9 +377,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         rss_loaded, _ = server_memory_mib(proc.pid)
         top = max(args.concurrency)
         limits = httpx.Limits(max_connections=top * 2, max_keepalive_connections=top * 2)
+        coalesce = int(env.get("SKILLMATCH_API_COALESCE_TEXTS", get_settings().api_coalesce_texts))
+        ceiling_phrases = [
+            r["skills"]
+            for r in recommendation_payloads(
+                bundle, args.ceiling_requests, args.skills, args.seed + 999, mode="new", maker=maker
+            )
+        ]
         async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
             await run_phase(client, "warm-up", "/v1/recommendations", warm_rec, top)
             await run_phase(client, "warm-up", "/v1/skills/extract", ext[: args.warmup], top)
+            ceilings = [encoder_ceiling(ready, ceiling_phrases, coalesce)]
+            print(f"[encoder ceiling, server idle] {ceilings[-1]}", file=sys.stderr, flush=True)
             for n, conc in enumerate(args.concurrency):
                 new = recommendation_payloads(
                     bundle, args.requests, args.skills, args.seed + 10 * n, mode="new", maker=maker
@@ -340,6 +409,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     loads.append({"phase": name, "concurrency": conc, **load_snapshot()})
                     phases.append(await run_phase(client, name, path, payloads, conc, proc.pid))
                     print(f"[{name} c={conc}] {asdict(phases[-1])}", file=sys.stderr, flush=True)
+            ceilings.append(encoder_ceiling(ready, ceiling_phrases, coalesce))
+            print(f"[encoder ceiling, server idle] {ceilings[-1]}", file=sys.stderr, flush=True)
         rss_after, rss_peak = server_memory_mib(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -363,10 +434,55 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         },
         "startup_s": startup_s,
         "server_rss_mib": {"after_load": rss_loaded, "after_run": rss_after, "peak": rss_peak},
+        "encoder": ready["bundle"]["encoder"],
+        "ceiling": ceiling_summary(ceilings),
         "phases": [asdict(p) for p in phases],
+        "ratios": ratios([asdict(p) for p in phases], ceiling_summary(ceilings)),
         "loads": loads,
         "server_log": log.name,
     }
+
+
+#: Targets of issue 15, checked on every run: all-new throughput against the encoder's ceiling, the tail, and
+#: what repeating phrases gain.
+TARGETS = {"new_vs_ceiling": 0.85, "p99_over_mean": 1.5, "repeat_over_new": 3.0}
+
+
+def ceiling_summary(ceilings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ceiling measured before and after the phases, and their mean (what the ratios use)."""
+    rps = [c["ceiling_requests_per_s"] for c in ceilings]
+    return {
+        "runs": ceilings,
+        "requests_per_s": round(sum(rps) / len(rps), 1),
+        "phrases_per_s": round(sum(c["ceiling_phrases_per_s"] for c in ceilings) / len(ceilings), 1),
+        "spread": round((max(rps) - min(rps)) / max(rps), 3) if max(rps) else 0.0,
+    }
+
+
+def ratios(phases: list[dict[str, Any]], ceiling: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per concurrency: new throughput / ceiling, p99 / mean of new, repeat / new throughput, against targets."""
+    out = []
+    for conc in sorted({p["concurrency"] for p in phases}):
+        by_name = {p["name"]: p for p in phases if p["concurrency"] == conc}
+        new, repeat = by_name.get("recommendations/new"), by_name.get("recommendations/repeat")
+        if new is None:
+            continue
+        row: dict[str, Any] = {
+            "concurrency": conc,
+            "new_rps": new["throughput_rps"],
+            "new_vs_ceiling": round(new["throughput_rps"] / ceiling["requests_per_s"], 3),
+            "p99_over_mean": round(new["p99_ms"] / new["mean_ms"], 2) if new["mean_ms"] else None,
+            "repeat_over_new": round(repeat["throughput_rps"] / new["throughput_rps"], 2) if repeat else None,
+        }
+        row["meets"] = {
+            "new_vs_ceiling": row["new_vs_ceiling"] >= TARGETS["new_vs_ceiling"],
+            "p99_over_mean": row["p99_over_mean"] is not None
+            and row["p99_over_mean"] <= TARGETS["p99_over_mean"],
+            "repeat_over_new": row["repeat_over_new"] is not None
+            and row["repeat_over_new"] >= TARGETS["repeat_over_new"],
+        }
+        out.append(row)
+    return out
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -376,6 +492,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"bundle {report['bundle']}  ({report['counts'].get('concepts')} concepts, "
         f"{report['counts'].get('credentials')} credentials, {report['counts'].get('roles')} roles)"
     )
+    print(cpu_line(m))
     print(
         f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}; workers {report['settings']['workers']}; "
         f"server ready after {report['startup_s']} s"
@@ -394,6 +511,33 @@ def print_report(report: dict[str, Any]) -> None:
     for snap in report["loads"]:
         busy = "; ".join(snap["busy"]) or "nothing else busy"
         print(f"  {snap['phase']} c={snap['concurrency']}: load {snap['load']}; busy: {busy}")
+    enc = report["encoder"]
+    print(
+        f"encoder: {enc['backend']} ({enc['chosen_by']}); "
+        + ", ".join(
+            f"{c['backend']} {c['phrases_per_s']}/s"
+            for c in enc["selection"].get("candidates", [])
+            if c["phrases_per_s"]
+        )
+    )
+    ceiling = report["ceiling"]
+    print(
+        f"encoder ceiling (alone, server's threads, same kind of phrases): {ceiling['phrases_per_s']} phrases/s = "
+        f"{ceiling['requests_per_s']} requests/s (before/after spread {ceiling['spread']:.1%})"
+    )
+    print(
+        f"{'concurrency':<12}{'new req/s':>10}{'new/ceiling':>13}{'p99/mean':>10}{'repeat/new':>12}  targets met"
+    )
+    for row in report["ratios"]:
+        met = ", ".join(k for k, ok in row["meets"].items() if ok) or "none"
+        print(
+            f"{row['concurrency']:<12}{row['new_rps']:>10}{row['new_vs_ceiling']:>13}{row['p99_over_mean']!s:>10}"
+            f"{row['repeat_over_new']!s:>12}  {met}"
+        )
+    print(
+        f"targets: new/ceiling >= {TARGETS['new_vs_ceiling']}, p99/mean <= {TARGETS['p99_over_mean']}, "
+        f"repeat/new >= {TARGETS['repeat_over_new']}"
+    )
     rss = report["server_rss_mib"]
     print(
         f"server RSS: {rss['after_load']} MiB after load, {rss['after_run']} MiB after the run, "
@@ -425,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=1, help="Server worker processes (default 1).")
     parser.add_argument("--warmup", type=int, default=20, help="Unmeasured requests per phase (default 20).")
+    parser.add_argument(
+        "--ceiling-requests",
+        type=int,
+        default=200,
+        help="Requests' worth of new phrases the encoder ceiling is measured on (default 200).",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--startup-timeout", type=float, default=600, help="Seconds to wait for /ready.")
     parser.add_argument("--json", type=Path, help="Also write the report as JSON here.")

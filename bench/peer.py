@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import SHARED, load_snapshot, machine, median, print_table, settings_overrides
+from common import SHARED, cpu_line, load_snapshot, machine, median, print_table, settings_overrides
 from linking import posting_texts
 
 from skillmatch.bundle import Bundle, open_bundle
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             }
 
     m = machine()
+    print(cpu_line(m))
     backend = getattr(ours.model_encoder, "backend", "?")
     print(f"machine: {m['cpus']} CPUs, {m['memory_gib']} GiB; {m['versions']}")
     print(

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import SHARED, load_snapshot, machine, print_table
+from common import SHARED, cpu_line, load_snapshot, machine, print_table
 from load import recommendation_payloads
 
 from skillmatch.bundle import Bundle, open_bundle
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     m = machine()
+    print(cpu_line(m))
     print(f"machine: {m['cpus']} CPUs; {m['versions']}; linker options {bundle.linker.options()}")
     print(f"phrases: {len(phrases)} new learner phrases, compared with {results[0]['variant']}")
     print_table(

@@ -225,6 +225,14 @@ class Settings(BaseSettings):
         description="FAISS (OpenMP) threads; 0: auto (1 in the API server, one per core elsewhere). Applied by "
         "skillmatch.encoding.threads.apply_thread_settings.",
     )
+    api_switch_interval_ms: float = Field(
+        5.0,
+        gt=0,
+        le=100,
+        description="Python's thread switch interval in the API server (sys.setswitchinterval; Python's default "
+        "is 5 ms). The encoder thread needs the interpreter lock after each ONNX Runtime run; a shorter interval "
+        "hands it over sooner while request threads run Python code (docs/performance.md).",
+    )
 
     @field_validator("crosswalk_file", mode="before")
     @classmethod

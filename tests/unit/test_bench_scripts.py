@@ -64,3 +64,28 @@ def test_payloads_are_reproducible(load_bench: ModuleType, bundle: Path) -> None
     a = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
     b = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
     assert a == b
+
+
+def phase(name: str, conc: int, rps: float, mean: float, p99: float) -> dict[str, object]:
+    return {"name": name, "concurrency": conc, "throughput_rps": rps, "mean_ms": mean, "p99_ms": p99}
+
+
+def test_ratios_against_the_encoder_ceiling(load_bench: ModuleType) -> None:
+    ceiling = load_bench.ceiling_summary(
+        [
+            {"ceiling_requests_per_s": 100.0, "ceiling_phrases_per_s": 500.0},
+            {"ceiling_requests_per_s": 80.0, "ceiling_phrases_per_s": 400.0},
+        ]
+    )
+    assert ceiling["requests_per_s"] == 90.0 and ceiling["spread"] == 0.2
+    phases = [
+        phase("recommendations/new", 1, 30.0, 33.0, 40.0),
+        phase("recommendations/new", 8, 81.0, 98.0, 140.0),
+        phase("recommendations/repeat", 8, 300.0, 26.0, 60.0),
+    ]
+    rows = {r["concurrency"]: r for r in load_bench.ratios(phases, ceiling)}
+    assert rows[8]["new_vs_ceiling"] == 0.9 and rows[8]["p99_over_mean"] == 1.43
+    assert rows[8]["repeat_over_new"] == 3.7
+    assert rows[8]["meets"] == {"new_vs_ceiling": True, "p99_over_mean": True, "repeat_over_new": True}
+    assert rows[1]["new_vs_ceiling"] == 0.333 and rows[1]["repeat_over_new"] is None
+    assert rows[1]["meets"] == {"new_vs_ceiling": False, "p99_over_mean": True, "repeat_over_new": False}

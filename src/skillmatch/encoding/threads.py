@@ -8,6 +8,8 @@ search in large batches and build HNSW graphs, gain from all cores.
 
 from __future__ import annotations
 
+import sys
+
 from skillmatch.config import Settings
 
 
@@ -36,12 +38,17 @@ def encoder_threads(settings: Settings, *, serving: bool = False) -> int:
     return 1 if serving and settings.api_coalesce_texts > 0 else 0
 
 
-def apply_thread_settings(settings: Settings, *, serving: bool = False) -> dict[str, int]:
-    """Set FAISS's OpenMP thread count for this process (see :func:`index_threads`); returns what was set.
+def apply_thread_settings(settings: Settings, *, serving: bool = False) -> dict[str, float]:
+    """Set the thread settings of this process; returns what was set.
 
-    Call it once at start-up: from the API's lifespan with ``serving=True``, from the CLI otherwise. The
+    FAISS's OpenMP thread count (see :func:`index_threads`) and, for a server, Python's thread switch interval
+    (``api_switch_interval_ms``). Call it once at start-up: from the API's lifespan with ``serving=True``, from the CLI otherwise. The
     encoder's threads are set by the encoder itself (``encoder_threads``).
     """
     from skillmatch.index import search_threads
 
-    return {"faiss": search_threads(index_threads(settings, serving=serving))}
+    applied: dict[str, float] = {"faiss": search_threads(index_threads(settings, serving=serving))}
+    if serving:
+        sys.setswitchinterval(settings.api_switch_interval_ms / 1000)
+        applied["switch_interval_ms"] = settings.api_switch_interval_ms
+    return applied

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import faiss
 import pytest
 
@@ -17,14 +19,19 @@ def test_auto_means_one_thread_when_serving_and_the_default_otherwise() -> None:
     assert index_threads(Settings(index_threads=3), serving=True) == 3
 
 
-def test_apply_sets_faiss_threads() -> None:
-    before = faiss.omp_get_max_threads()
+def test_apply_sets_faiss_threads_and_the_servers_switch_interval() -> None:
+    before, interval = faiss.omp_get_max_threads(), sys.getswitchinterval()
     try:
-        assert apply_thread_settings(Settings(), serving=True) == {"faiss": 1}
+        applied = apply_thread_settings(Settings(api_switch_interval_ms=1.5), serving=True)
+        assert applied == {"faiss": 1, "switch_interval_ms": 1.5}
         assert faiss.omp_get_max_threads() == 1
-        assert apply_thread_settings(Settings(index_threads=2)) == {"faiss": 2}
+        assert sys.getswitchinterval() == pytest.approx(0.0015)
+        sys.setswitchinterval(interval)
+        assert apply_thread_settings(Settings(index_threads=2)) == {"faiss": 2}  # not a server: left alone
+        assert sys.getswitchinterval() == pytest.approx(interval)
     finally:
         faiss.omp_set_num_threads(before)
+        sys.setswitchinterval(interval)
 
 
 def test_negative_threads_are_refused() -> None:
