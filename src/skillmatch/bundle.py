@@ -32,7 +32,7 @@ from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.models import vector_family
 from skillmatch.encoding.selection import selection_of
 from skillmatch.index import VectorIndex, faiss_version
-from skillmatch.schema import Taxonomy
+from skillmatch.schema import Taxonomy, rejected_rows
 
 #: Bumped when the files change: 2 added ``credential_prerequisites`` and the taught ``level`` of each link.
 FORMAT_VERSION = 2
@@ -340,7 +340,8 @@ def manifest_for(bundle: Bundle, folder: Path, encoder: Encoder, **fields: Any) 
         "taxonomy": {"name": tax.name, "version": tax.version},
         "counts": bundle.counts(),
         "rejects": {
-            "total": len(rejects),
+            "total": len(rejects),  # rejects: a row rejected for two fields counts twice
+            "rows": rejected_rows(rejects),  # input rows rejected
             "by_file": {str(k): int(v) for k, v in rejects["file"].value_counts().items()}
             if len(rejects)
             else {},

@@ -145,10 +145,24 @@ class Settings(BaseSettings):
         description="Most characters of text (texts, skills, CVs, roles) one request may carry in all (413); "
         "bounds the encoder work of a request (docs/reliability.md).",
     )
+    api_max_url_bytes: int = Field(
+        65_535,
+        ge=1024,
+        le=65_535,
+        description="Longest URL (path and query string, in bytes) accepted (JSON 414). 65,535 is the most the "
+        "server's HTTP parser (httptools) takes apart; longer URLs get the same JSON 414 from the server itself.",
+    )
     api_shutdown_timeout: float = Field(
         10.0,
         gt=0,
         description="Seconds a stopping server (SIGTERM) waits for requests in flight before cancelling them.",
+    )
+    api_request_timeout: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds one request may take (0: no limit). Then its work stops, texts still queued for "
+        "the encoder included, and the client gets a JSON 504; work of a client that disconnects stops the "
+        "same way, whatever this is (docs/reliability.md).",
     )
     api_reload_timeout: float = Field(
         30.0, gt=0, description="Seconds a reload waits for another reload to finish before refusing (409)."

@@ -179,6 +179,25 @@ class ReadResult:
         return rejects_to_frame(self.rejects)
 
 
+def rejected_rows(rejects: pd.DataFrame) -> int:
+    """How many input rows the rejects (a table with :data:`REJECT_COLUMNS`) are about.
+
+    A row can be rejected for several fields at once (each a reject of its own): it counts once. A reject of no
+    particular row (a whole file or document) counts as one.
+    """
+    if rejects.empty:
+        return 0
+    located = rejects.dropna(subset=["row"])
+    return int(len(located[["file", "row"]].drop_duplicates()) + (len(rejects) - len(located)))
+
+
+def describe_rejects(rejects: int, rows: int) -> str:
+    """The rejects of a build in words: ``"21 rejects in 17 rows"`` (``"none"`` without any)."""
+    if not rejects:
+        return "none"
+    return f"{rejects} reject{'s' if rejects != 1 else ''} in {rows} row{'s' if rows != 1 else ''}"
+
+
 def rejects_to_frame(rejects: list[Reject]) -> pd.DataFrame:
     """Turn a list of rejects into a table with :data:`REJECT_COLUMNS`."""
     return pd.DataFrame(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from api_world import ANALYST, EXCEL, NURSE, NURSE_ROLE, PY, SLASHED, SQL, STATS
+from api_world import ANALYST, EXCEL, NURSE, NURSE_ROLE, OTHER_KEY, PY, SLASHED, SQL, STATS
 from fastapi.testclient import TestClient
 
 
@@ -369,9 +369,22 @@ def test_health_and_ready(client: TestClient, bundle_paths: dict) -> None:
     ready = client.get("/ready").json()
     assert ready["status"] == "ready"
     bundle = ready["bundle"]
-    assert bundle["path"] == str(bundle_paths["v1"]) and bundle["generation"] == 1
+    assert bundle["name"] == "v1" and bundle["generation"] == 1
     assert bundle["counts"]["credentials"] == 6 and bundle["taxonomy"] == {"name": "test", "version": "1"}
     assert bundle["model"]["id"] == "test/hashing-encoder"
+
+
+def test_the_bundle_path_is_shown_only_with_an_api_key(
+    client: TestClient, bundle_paths: dict, auth: dict[str, str]
+) -> None:
+    folder = str(bundle_paths["v1"])
+    for headers in ({}, {"X-API-Key": OTHER_KEY}):
+        response = client.get("/ready", headers=headers)
+        assert response.status_code == 200 and response.json()["bundle"]["path"] is None
+        assert folder not in response.text
+    assert client.get("/ready", headers=auth).json()["bundle"]["path"] == folder
+    metrics = client.get("/metrics").text
+    assert 'bundle="v1"' in metrics and folder not in metrics
 
 
 def test_metrics_count_routes_by_template(client: TestClient) -> None:
@@ -464,3 +477,24 @@ def test_huge_role_weights_are_refused(client: TestClient) -> None:
         "/v1/gaps", json={"roles": [ANALYST, NURSE_ROLE], "skills": ["SQL"], "role_weights": [1e308, 1]}
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "role_weights", 0]
+
+
+def test_the_openapi_schema_states_the_configured_limits(client: TestClient) -> None:
+    limits = client.app.state.limits  # type: ignore[attr-defined]
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    texts = schemas["ExtractRequest"]["properties"]["texts"]
+    assert texts["maxItems"] == limits.max_texts == 5 and texts["items"]["maxLength"] == limits.max_text_chars
+    assert f"At most {limits.max_request_chars} characters" in schemas["ExtractRequest"]["description"]
+    gaps = schemas["GapsRequest"]["properties"]
+    assert gaps["skills"]["maxItems"] == limits.max_skills and gaps["roles"]["maxItems"] == limits.max_roles
+    assert gaps["cv"]["anyOf"][0]["maxLength"] == limits.max_text_chars
+    assert schemas["CohortRequest"]["properties"]["learners"]["maxItems"] == limits.max_cohort
+    [q] = [p for p in spec["paths"]["/v1/credentials"]["get"]["parameters"] if p["name"] == "q"]
+    assert q["schema"]["anyOf"][0]["maxLength"] == limits.max_text_chars
+    for item in spec["paths"].values():  # any route may answer 414 (URL) and 504 (deadline)
+        for operation in item.values():
+            assert {"414", "504"} <= set(operation["responses"])
+    # what the schema states is what the routes refuse
+    too_many = client.post("/v1/skills/extract", json={"texts": ["SQL"] * (texts["maxItems"] + 1)})
+    assert too_many.status_code == 413

@@ -1,8 +1,9 @@
 """Fault and abuse cases: every error is JSON with a request id, and request text never reaches a log line.
 
 A marker string (with a lone surrogate in some placements) is sent through every route of the OpenAPI schema, in
-path, query, headers and bodies, plus the error paths (unknown route, bad JSON, an internal error); the captured
-log records of every logger are then searched for it.
+path, query, headers and bodies, plus the error paths (unknown route, bad JSON, an internal error, a request
+stopped at its deadline, a URL over the limit); the captured log records of every logger are then searched for
+it. ``test_api_live.py`` does the same against a real server's log.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from api_world import API_KEY
+from api_world import API_KEY, api_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from skillmatch import deadline
+from skillmatch.api import create_app
+from skillmatch.facade import Skillmatch
 
 MARKER = "ZZSECRETSKILL"
 
@@ -27,10 +32,12 @@ class Capture(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("httpx"):  # the test client's own log of the URL it sent
             return
+        self.records.append(record)
         text = [record.getMessage(), repr(record.__dict__)]
         if record.exc_info:
             text.append(logging.Formatter().formatException(record.exc_info))
@@ -175,3 +182,25 @@ def test_query_numbers_must_be_finite(client: TestClient, value: str) -> None:
     for name in ("max_hours", "max_cost"):
         response = client.get("/v1/credentials", params={name: value})
         assert response.status_code == 422, (name, value, response.text)
+
+
+def test_stopped_and_refused_requests_log_no_text(
+    bundle_v1: Skillmatch, captured: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(api_settings(api_request_timeout=0.2, api_max_url_bytes=2048), bundle_v1)
+
+    def slow(*_args: object, **_kwargs: object) -> None:  # library work that checks its deadline
+        while True:
+            deadline.check()
+            time.sleep(0.01)
+
+    monkeypatch.setattr(app.state.bundles.current.service, "recommend", slow)
+    with TestClient(app) as client:
+        late = client.post("/v1/recommendations", json={"roles": ["data analyst"], "skills": [MARKER]})
+        long_url = client.get("/v1/credentials", params={"q": MARKER + "x" * 4096})
+    assert late.status_code == 504 and late.json()["request_id"]
+    assert long_url.status_code == 414 and long_url.json()["request_id"]
+    assert MARKER not in late.text + long_url.text
+    statuses = {getattr(r, "status", None) for r in captured.records if r.name == "skillmatch.api.access"}
+    assert {504, 414} <= statuses
+    assert not [line for line in captured.lines if MARKER in line]

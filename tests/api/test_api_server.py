@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skillmatch.api import server
+from skillmatch.api import protocol, server
 from skillmatch.bundle import BundleError
 
 
@@ -72,3 +73,41 @@ def test_module_entry_point_fails_clearly(tmp_path: Path) -> None:
         [sys.executable, "-m", "skillmatch.api"], env=env, capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2 and "not a skillmatch bundle" in bad.stderr
+
+
+class _Transport:
+    """Collects what a protocol writes."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("name", ["JsonH11Protocol", "JsonHttpToolsProtocol"])
+@pytest.mark.parametrize(("url_bytes", "status"), [(100, 400), (70_000, 414)])
+def test_requests_the_parser_refuses_get_json(name: str, url_bytes: int, status: int) -> None:
+    protocol_class = getattr(protocol, name)
+    handler = protocol_class.__new__(protocol_class)  # only the refusal is exercised: no connection needed
+    handler.transport = _Transport()
+    handler.url = b"/" + b"a" * (url_bytes - 1)
+    handler.send_400_response("Invalid HTTP request received.")
+    head, _, body = handler.transport.data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} ") and handler.transport.closed
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert headers["content-type"] == "application/json" and int(headers["content-length"]) == len(body)
+    answer = json.loads(body)
+    assert answer["request_id"] == headers["x-request-id"]
+    assert ("65535" in answer["detail"]) == (status == 414)
+
+
+def test_the_server_runs_the_json_refusing_protocol() -> None:
+    options = server.uvicorn_options(server.get_settings())
+    assert options["http"] is protocol.http_protocol() is protocol.JsonHttpToolsProtocol
+    assert issubclass(options["http"], protocol.JsonErrorsMixin)

@@ -16,7 +16,16 @@ from skillmatch.bundle import FILES, BundleError, clean_stale, open_bundle
 from skillmatch.config import Settings
 from skillmatch.facade import load as load_service
 from skillmatch.linking.linker import SkillLinker
-from skillmatch.schema import CREDENTIAL_COLUMNS, OCCUPATION_COLUMNS, POSTING_COLUMNS, Reject, Taxonomy
+from skillmatch.schema import (
+    CREDENTIAL_COLUMNS,
+    OCCUPATION_COLUMNS,
+    POSTING_COLUMNS,
+    Reject,
+    Taxonomy,
+    describe_rejects,
+    rejected_rows,
+    rejects_to_frame,
+)
 
 
 def credential(cid: str, outcomes: list[str], skills: list[str] | None = None) -> dict[str, object]:
@@ -82,7 +91,7 @@ def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
     manifest = build_bundle(inputs, out, encoder=enc, settings=settings(tmp_path))
     assert manifest["counts"]["concepts"] == 3
     assert manifest["counts"]["labels"] == 6
-    assert manifest["rejects"] == {"total": 1, "by_file": {"x.csv": 1}}
+    assert manifest["rejects"] == {"total": 1, "rows": 1, "by_file": {"x.csv": 1}}
     assert manifest["model"] == {"id": enc.model_id, "fingerprint": enc.fingerprint, "dim": enc.dim}
     assert set(manifest["indexes"]) == {"labels", "occupations", "outcomes"}
     assert "sentence-transformers" in manifest["versions"]
@@ -344,3 +353,31 @@ def test_a_bundle_folder_of_an_earlier_version_is_replaced_by_a_link(
     build_bundle(inputs, out, encoder=HashingEncoder(), settings=settings(tmp_path))
     assert out.is_symlink() and open_bundle(out).manifest["files"]
     assert clean_stale(out) == []  # the build already cleaned up
+
+
+def test_rejected_rows_counts_rows_not_rejects() -> None:
+    rejects = rejects_to_frame(
+        [
+            Reject("a.csv", 3, "cost", "not a number"),
+            Reject("a.csv", 3, "currency", "not ISO 4217"),  # the same row again: one row
+            Reject("a.csv", 4, "id", "missing"),
+            Reject("b.jsonl", 3, None, "malformed JSON line"),  # row 3 of another file: another row
+            Reject("c.json", None, None, "not an array"),  # no row: the whole document counts as one
+        ]
+    )
+    assert rejected_rows(rejects) == 4
+    assert rejected_rows(rejects_to_frame([])) == 0
+    assert describe_rejects(len(rejects), rejected_rows(rejects)) == "5 rejects in 4 rows"
+    assert describe_rejects(1, 1) == "1 reject in 1 row" and describe_rejects(0, 0) == "none"
+
+
+def test_the_manifest_counts_rejected_rows_apart_from_rejects(tmp_path: Path, inputs: BuildInputs) -> None:
+    inputs.rejects = [
+        Reject("x.csv", 2, "cost", "not a number"),
+        Reject("x.csv", 2, "currency", "no exchange rate"),
+        Reject("x.csv", 5, None, "row has only empty cells"),
+    ]
+    manifest = build_bundle(inputs, tmp_path / "b", encoder=HashingEncoder(), settings=settings(tmp_path))
+    assert manifest["rejects"] == {"total": 3, "rows": 2, "by_file": {"x.csv": 3}}
+    reloaded = open_bundle(tmp_path / "b")  # from rejects.csv, where empty rows are read back as NaN
+    assert rejected_rows(reloaded.rejects) == 2

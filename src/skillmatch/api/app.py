@@ -12,6 +12,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -22,12 +23,23 @@ from starlette.types import ASGIApp
 
 from skillmatch import __version__
 from skillmatch.api import web
+from skillmatch.api.cancellation import RequestDeadlineMiddleware
 from skillmatch.api.deps import GENERATION_HEADER
 from skillmatch.api.errors import http_error, validation_error
-from skillmatch.api.limits import PayloadLimits
-from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware
+from skillmatch.api.limits import PayloadLimits, document_limits
+from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware, UrlLimitMiddleware
 from skillmatch.api.prometheus import Metrics
-from skillmatch.api.routers import API_PREFIX, admin, cohorts, credentials, learners, ops, roles, skills
+from skillmatch.api.routers import (
+    API_PREFIX,
+    add_common_errors,
+    admin,
+    cohorts,
+    credentials,
+    learners,
+    ops,
+    roles,
+    skills,
+)
 from skillmatch.api.security import parse_key_hashes, parse_origins
 from skillmatch.api.state import BundleHolder, Loader, ReloadRefused, load_service
 from skillmatch.config import Settings, get_settings
@@ -91,7 +103,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class SkillmatchAPI(FastAPI):
-    """FastAPI with its whole middleware stack wrapped so that the body limiter's 413 is JSON too."""
+    """FastAPI whose body limiter's 413 is JSON too, and whose OpenAPI schema states the configured limits.
+
+    The whole middleware stack is wrapped in :class:`~skillmatch.api.middleware.JsonTooLargeMiddleware`.
+    """
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI schema (built once), with the app's limits and the errors every route may give.
+
+        ``maxItems``/``maxLength`` come from the app's payload limits; every operation lists 414 and 504.
+        """
+        if self.openapi_schema is None:
+            add_common_errors(document_limits(super().openapi(), self.state.limits))
+        assert self.openapi_schema is not None
+        return self.openapi_schema
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack inside :class:`~skillmatch.api.middleware.JsonTooLargeMiddleware`."""
@@ -164,6 +189,9 @@ def create_app(
     app.include_router(web.router)  # the web pages: / (learner) and /career (docs/web.md)
     app.mount("/static", web.static_files(), name="static")
 
+    # innermost of ours: its 504 gets CORS headers, and the observability middleware logs and counts it
+    app.add_middleware(RequestDeadlineMiddleware, timeout=settings.api_request_timeout)
+    app.add_middleware(UrlLimitMiddleware, max_bytes=settings.api_max_url_bytes)
     origins = parse_origins(settings.api_cors_origins)
     if origins:
         app.add_middleware(

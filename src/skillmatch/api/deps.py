@@ -25,7 +25,12 @@ api_key_header = APIKeyHeader(
 )
 
 
-def holder(request: Request) -> BundleHolder:
+# The dependencies are ``async def``: they only read the app's state, and FastAPI runs a plain ``def`` dependency
+# in its thread pool, a hop between threads per dependency per request (about 0.3 ms of server CPU per request
+# on the development machine, and a wait for the interpreter lock behind the encoder and the other requests).
+
+
+async def holder(request: Request) -> BundleHolder:
     """The app's bundle holder."""
     return request.app.state.bundles
 
@@ -35,25 +40,27 @@ def generation_header(current: Served) -> dict[str, str]:
     return {GENERATION_HEADER: str(current.generation)}
 
 
-def served(request: Request, response: Response) -> Served:
+async def served(request: Request, response: Response) -> Served:
     """The bundle this request is served with: read once, at the start of the request.
 
     A reload swaps the holder's reference; a request that already holds this object keeps it to the end.
     """
     try:
-        current = holder(request).current
+        current = request.app.state.bundles.current
     except NotReady as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
     response.headers.update(generation_header(current))
     return current
 
 
-def limits(request: Request) -> PayloadLimits:
+async def limits(request: Request) -> PayloadLimits:
     """The app's payload limits."""
     return request.app.state.limits
 
 
-def require_api_key(request: Request, key: Annotated[str | None, Security(api_key_header)] = None) -> None:
+async def require_api_key(
+    request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+) -> None:
     """Refuse the request (401) unless ``X-API-Key`` holds a configured key."""
     digests: tuple[str, ...] = request.app.state.api_key_hashes
     if not key_matches(key, digests):

@@ -77,3 +77,11 @@ def internal_error_body(request_id: str) -> bytes:
     return json.dumps(
         {"detail": "internal error; quote the request id when reporting it", "request_id": request_id}
     ).encode()
+
+
+def url_too_long_detail(length: int, limit: int) -> str:
+    """The ``detail`` of a 414: how long the URL is, the limit, and what to do instead."""
+    return (
+        f"URL too long: {length} bytes, the limit is {limit}; send long input in a POST body "
+        "(e.g. POST /v1/recommendations instead of GET)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, status
 from pydantic import BaseModel
@@ -90,6 +91,56 @@ class PayloadLimits:
         self.texts((*loc, "skills"), learner.skills, self.max_skills, "skills")
         self.text((*loc, "cv"), learner.cv)
         self.texts((*loc, "credentials_held"), learner.credentials_held, self.max_skills, "credentials")
+
+
+def document_limits(spec: dict[str, Any], limits: PayloadLimits) -> dict[str, Any]:
+    """Write ``limits`` into an OpenAPI ``spec`` (in place; returned): ``maxItems`` and ``maxLength``.
+
+    The limits are settings, so the models cannot carry them; the routes enforce them (413) and the schema states
+    them: request body fields and query parameters named ``texts``, ``roles``, ``skills``, ``credentials_held``,
+    ``exclude_providers``, ``learners``, ``cv`` and ``q``. Bodies that carry text also say the request-wide limit.
+    """
+    counts = {
+        "texts": limits.max_texts,
+        "roles": limits.max_roles,
+        "skills": limits.max_skills,
+        "credentials_held": limits.max_skills,
+        "exclude_providers": limits.max_skills,
+        "learners": limits.max_cohort,
+    }
+    total = (
+        f"At most {limits.max_request_chars} characters of text in all strings of the request together "
+        "(413 beyond)."
+    )
+    for name, schema in spec.get("components", {}).get("schemas", {}).items():
+        properties = schema.get("properties", {})
+        for field, prop in properties.items():
+            _limit(prop, counts.get(field), limits.max_text_chars if field in _TEXT_FIELDS else None)
+        if name.endswith("Request") and ({"texts", "cv", "skills"} & set(properties)):
+            schema["description"] = f"{schema.get('description', '').rstrip()}\n\n{total}".strip()
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                field = parameter.get("name")
+                if parameter.get("in") == "query" and field in _TEXT_FIELDS:
+                    _limit(parameter.get("schema", {}), counts.get(field), limits.max_text_chars)
+    return spec
+
+
+#: Fields whose strings are limited to ``max_text_chars`` each.
+_TEXT_FIELDS = frozenset({"texts", "roles", "skills", "credentials_held", "exclude_providers", "cv", "q"})
+
+
+def _limit(prop: dict[str, Any], max_items: int | None, max_length: int | None) -> None:
+    """Set ``maxItems`` on the array and ``maxLength`` on the strings of one property schema (also in anyOf)."""
+    for variant in [prop, *prop.get("anyOf", [])]:
+        if variant.get("type") == "array" and max_items is not None:
+            variant["maxItems"] = max_items
+            items = variant.get("items", {})
+            if max_length is not None and items.get("type") == "string":
+                items["maxLength"] = max_length
+        elif variant.get("type") == "string" and max_length is not None:
+            variant["maxLength"] = max_length
 
 
 def _strings(value: object) -> Iterator[str]:

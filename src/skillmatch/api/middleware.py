@@ -14,7 +14,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from skillmatch.api.errors import internal_error_body
+from skillmatch.api.errors import internal_error_body, url_too_long_detail
 from skillmatch.api.prometheus import UNMATCHED, Metrics
 
 access_log = logging.getLogger("skillmatch.api.access")
@@ -115,6 +115,40 @@ class ObservabilityMiddleware:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+
+def url_bytes(scope: Scope) -> int:
+    """The length in bytes of a request's URL as sent: path and query string."""
+    path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+    query = scope.get("query_string", b"")
+    return len(path) + (len(query) + 1 if query else 0)
+
+
+class UrlLimitMiddleware:
+    """Refuses a request whose URL (path and query, in bytes) is longer than ``max_bytes``: a JSON 414.
+
+    Longer URLs than the server's HTTP parser can take apart never reach the app: the server's protocol
+    answers those (:mod:`skillmatch.api.protocol`).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer an HTTP request with too long a URL with a 414; pass anything else through."""
+        if scope["type"] == "http" and (length := url_bytes(scope)) > self.max_bytes:
+            body = json.dumps(
+                {
+                    "detail": url_too_long_detail(length, self.max_bytes),
+                    "request_id": scope.get("state", {}).get("request_id"),
+                }
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+            await send({"type": "http.response.start", "status": 414, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await self.app(scope, receive, send)
 
 
 class JsonTooLargeMiddleware:

@@ -599,7 +599,10 @@ class EncoderOut(BaseModel):
 class BundleSummaryOut(BaseModel):
     """The served bundle."""
 
-    path: str
+    name: str = Field(description="The bundle's folder name.")
+    path: str | None = Field(
+        description="The bundle's absolute folder on the server: only for a request with an API key, else null."
+    )
     generation: int = Field(description="Increases by one with every bundle swapped in.")
     loaded_at: float = Field(description="Unix time of the load.")
     created: str | None

@@ -39,8 +39,8 @@ class Metrics:
         )
         self.bundle_info = Gauge(
             "skillmatch_bundle_info",
-            "The served bundle (value 1; its description is in the labels).",
-            ["path", "generation", "created", "taxonomy", "taxonomy_version", "model"],
+            "The served bundle (value 1; its description is in the labels; bundle: its folder name).",
+            ["bundle", "generation", "created", "taxonomy", "taxonomy_version", "model"],
             registry=self.registry,
         )
         self.bundle_loaded = Gauge(
@@ -78,7 +78,7 @@ class Metrics:
         summary = served.summary()
         self.bundle_info.clear()
         self.bundle_info.labels(
-            summary["path"],
+            summary["name"],  # the folder name: the metrics are public, the server's disk layout is not
             str(summary["generation"]),
             str(summary["created"] or ""),
             str(summary["taxonomy"].get("name", "")),

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from skillmatch.api.logs import log_config
+from skillmatch.api.protocol import http_protocol
 from skillmatch.build import BuildProgress
 from skillmatch.bundle import BundleError
 from skillmatch.config import Settings, get_settings
@@ -23,6 +24,9 @@ log = logging.getLogger("skillmatch.api")
 
 #: The uvicorn factory (an import string, so that several worker processes can each build the app).
 APP_FACTORY = "skillmatch.api.app:app_from_env"
+
+#: The largest request head (request line and headers) the h11 parser buffers, when it is the one in use.
+H11_MAX_HEAD_BYTES = 128 * 1024
 
 #: Where ``skillmatch demo`` builds and serves the demo bundle (relative to the working directory).
 DEMO_BUNDLE = Path("models/bundles/demo")
@@ -90,13 +94,17 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
     No access log (the app logs each request itself, without query strings), no server header, proxy headers
     trusted, and a bound on shutdown: after SIGTERM, requests in flight get ``api_shutdown_timeout`` seconds,
-    then they are cancelled and the process exits.
+    then they are cancelled and the process exits. The HTTP protocol is uvicorn's with JSON answers to the
+    requests its parser refuses (:mod:`skillmatch.api.protocol`: a URL over 65,535 bytes gets a JSON 414); with
+    the h11 parser, request heads up to 128 KiB reach the app (whose URL limit then answers).
     """
     return {
         "access_log": False,
         "proxy_headers": True,
         "server_header": False,
         "timeout_graceful_shutdown": settings.api_shutdown_timeout,
+        "http": http_protocol(),
+        "h11_max_incomplete_event_size": H11_MAX_HEAD_BYTES,
     }
 
 

@@ -58,11 +58,16 @@ class Served:
         """The bundle's matching context."""
         return self.service.context
 
-    def summary(self) -> dict[str, Any]:
-        """What ``/ready`` and the reload endpoint report about this bundle."""
+    def summary(self, *, full_path: bool = False) -> dict[str, Any]:
+        """What ``/ready`` and the reload endpoint report about this bundle.
+
+        The bundle's folder name always; its absolute path only with ``full_path`` (callers with an API key):
+        the layout of the server's disk is not for anyone who can reach ``/ready``.
+        """
         manifest = self.bundle.manifest
         return {
-            "path": str(self.bundle.path),
+            "name": self.bundle.path.name,
+            "path": str(self.bundle.path) if full_path else None,
             "generation": self.generation,
             "loaded_at": round(self.loaded_at, 3),
             "created": manifest.get("created"),

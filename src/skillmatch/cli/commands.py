@@ -27,7 +27,7 @@ from skillmatch.cli.finetune import app as finetune_app
 from skillmatch.config import Settings, get_settings
 from skillmatch.encoding.base import ModelLoadError
 from skillmatch.encoding.threads import apply_thread_settings
-from skillmatch.schema import InputError
+from skillmatch.schema import InputError, describe_rejects
 
 if TYPE_CHECKING:
     from skillmatch.facade import Skillmatch
@@ -252,7 +252,8 @@ def build(
             inputs.linked_postings = read_linked_postings(linked_postings)
         if inputs.rejects:
             where = "" if strict else " (full report in the bundle's rejects.csv)"
-            err.print(f"[yellow]{len(inputs.rejects)} input row(s) rejected[/]{where}:")
+            rows = len({(r.file, r.row) for r in inputs.rejects})
+            err.print(f"[yellow]input rejected: {describe_rejects(len(inputs.rejects), rows)}[/]{where}:")
             for reject in inputs.rejects[:10]:
                 err.print(f"  {reject}", markup=False, highlight=False)
             if len(inputs.rejects) > 10:
@@ -264,10 +265,12 @@ def build(
     table.add_column("count", justify="right")
     for key, value in manifest["counts"].items():
         table.add_row(key, str(value))
-    table.add_row("rejected rows", str(manifest["rejects"]["total"]))
+    rejects = manifest["rejects"]
+    table.add_row("rejects", describe_rejects(rejects["total"], rejects.get("rows", rejects["total"])))
     err.print(table)
+    choice = manifest.get("encoder", {})
     err.print(
-        f"model {manifest['model']['id']}; indexes: "
+        f"model {manifest['model']['id']} on {choice.get('backend', '?')} ({choice.get('chosen_by', '?')}); indexes: "
         + ", ".join(f"{k}={v['kind']}" for k, v in manifest["indexes"].items())
     )
     err.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in manifest["timings_s"].items()))
@@ -661,7 +664,9 @@ def demo(
 
 app.add_typer(finetune_app, name="finetune", help="Fine-tune the encoder on the taxonomy and compare models.")
 app.add_typer(convert_app, name="convert", help="Convert OB 3.0, ELM and CTDL credentials to the catalogue.")
-app.add_typer(cache_app, name="cache", help="Label-vector packs: encode a taxonomy's labels once per release.")
+app.add_typer(
+    cache_app, name="cache", help="Label-vector packs: encode a taxonomy's labels once per release."
+)
 app.command("link-postings")(link_postings_command)
 
 

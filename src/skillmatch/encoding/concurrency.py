@@ -29,22 +29,39 @@ of 124-133 requests/s): request threads that led runs were off the CPU 15-18 % o
 Runtime, the encoder's thread 6 %. The vectors are those of the wrapped encoder, whatever the batch: a text's
 vector does not depend on the other texts of its run beyond float rounding (each is padded and masked on its
 own; the float32 and block-wise int8 backends quantise nothing per run, unlike the dynamic ``onnx-int8``).
+
+Deadlines and cancellation (:mod:`skillmatch.deadline`): a call made under a cancellation token (the API sets one
+per request) is encoded in steps of at most :data:`CHECK_EVERY_TEXTS` texts, longest first, and the token is
+checked before each step; a queued call whose token is cancelled while it waits is taken off the queue (by its
+caller, or skipped by the encoder's thread), so the texts of an expired or abandoned request are never encoded.
+Its caller gets :class:`~skillmatch.deadline.WorkCancelled` at once; a run already started finishes (one step at
+most), its vectors unused. Calls without a token (builds, the CLI) are encoded as before, in one piece.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from skillmatch import deadline
+from skillmatch.deadline import CancelToken, WorkCancelled
 from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 
 #: Calls with more texts than this (by default) run in their caller's thread beside the coalesced runs when the
 #: wrapped encoder is thread-safe: a posting's sentences and phrases, not a learner's skills.
 LONG_CALL_TEXTS = 64
+
+#: A call under a cancellation token with more texts than this is encoded in steps of this many texts, the token
+#: checked before each: about 80 ms of the worst case's phrases on 2 cores. Steps cost a little CPU (each is
+#: planned into runs on its own): about 3 % on the worst-case request, 5 % with steps of 64 (docs/reliability.md).
+CHECK_EVERY_TEXTS = 128
+
+#: How often (seconds) a caller waiting for its queued texts looks at its cancellation token.
+_POLL_SECONDS = 0.05
 
 
 @dataclass(eq=False)
@@ -53,6 +70,7 @@ class _Call:
 
     texts: list[str]
     progress: ProgressFn | None = None
+    token: CancelToken | None = None
     ready: threading.Event = field(default_factory=threading.Event)
     vectors: np.ndarray | None = None
     error: BaseException | None = None
@@ -91,8 +109,9 @@ class CoalescingEncoder(EncoderWrapper):
         self._cond = threading.Condition()
         self._waiting: deque[_Call] = deque()
         self._thread: threading.Thread | None = None
-        #: wrapped calls made, caller calls and texts served (informational)
-        self.stats = {"runs": 0, "calls": 0, "texts": 0}
+        #: wrapped calls made, caller calls and texts served, calls and texts dropped unencoded because their
+        #: caller's token was cancelled (informational)
+        self.stats = {"runs": 0, "calls": 0, "texts": 0, "dropped_calls": 0, "dropped_texts": 0}
 
     @property
     def thread_safe(self) -> bool:
@@ -104,12 +123,28 @@ class CoalescingEncoder(EncoderWrapper):
 
         ``progress`` is only honoured by a call that runs alone (it is meant for long offline jobs, which do not
         share runs); it is then called from the encoding thread.
+
+        Raises:
+            WorkCancelled: the caller's cancellation token (:func:`skillmatch.deadline.current`) was cancelled
+                or its deadline passed before the texts were encoded.
         """
-        call = _Call(list(texts), progress)
-        if not call.texts:
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(call.texts) > self.long_call_texts and self.inner.thread_safe:
-            return self.inner.encode(call.texts, progress=progress)
+        token = deadline.current()
+        alone = len(texts) > self.long_call_texts and self.inner.thread_safe
+        if token is not None and len(texts) > CHECK_EVERY_TEXTS:
+            step = self.inner.encode if alone else (lambda part: self._queued(part, None, token))
+            return encode_in_steps(texts, step, token, progress)
+        if token is not None:
+            token.check()
+        if alone:
+            return self.inner.encode(texts, progress=progress)
+        return self._queued(texts, progress, token)
+
+    def _queued(self, texts: list[str], progress: ProgressFn | None, token: CancelToken | None) -> np.ndarray:
+        """Queue one call for the encoding thread and wait for its vectors (or its token's cancellation)."""
+        call = _Call(texts, progress, token)
         with self._cond:
             self._waiting.append(call)
             if self._thread is None:
@@ -117,11 +152,29 @@ class CoalescingEncoder(EncoderWrapper):
                 self._thread.start()
             else:
                 self._cond.notify()
-        call.ready.wait()
+        if token is None:
+            call.ready.wait()
+        else:
+            while not call.ready.wait(_POLL_SECONDS):
+                if token.cancelled:
+                    self._withdraw(call)
+                    token.check()
         if call.error is not None:
             raise call.error
         assert call.vectors is not None
         return call.vectors
+
+    def _withdraw(self, call: _Call) -> None:
+        """Take a cancelled call off the queue if no run has taken it yet."""
+        with self._cond:
+            if call in self._waiting:
+                self._waiting.remove(call)
+                self._count_dropped(call)
+
+    def _count_dropped(self, call: _Call) -> None:
+        """Count a call dropped unencoded because it was cancelled; under the lock."""
+        self.stats["dropped_calls"] += 1
+        self.stats["dropped_texts"] += len(call.texts)
 
     def _serve(self) -> None:
         """The encoding thread: run batches while calls wait; end after ``idle_seconds`` without one."""
@@ -133,15 +186,29 @@ class CoalescingEncoder(EncoderWrapper):
                     self._thread = None
                     return
                 batch = self._take()
-            self._run(batch)
+            if batch:
+                self._run(batch)
 
     def _take(self) -> list[_Call]:
-        """The oldest waiting calls, up to ``max_texts`` texts (at least one); under the lock."""
-        batch = [self._waiting.popleft()]
-        size = len(batch[0].texts)
-        while self._waiting and size + len(self._waiting[0].texts) <= self.max_texts:
-            size += len(self._waiting[0].texts)
+        """The oldest waiting calls, up to ``max_texts`` texts (at least one unless all were cancelled).
+
+        Calls whose token was cancelled are dropped unencoded, their callers woken with the cancellation.
+        Under the lock.
+        """
+        batch: list[_Call] = []
+        size = 0
+        while self._waiting:
+            call = self._waiting[0]
+            if call.token is not None and call.token.cancelled:
+                self._waiting.popleft()
+                self._count_dropped(call)
+                call.error = WorkCancelled(call.token.reason or deadline.DEADLINE, timeout=call.token.timeout)
+                call.ready.set()
+                continue
+            if batch and size + len(call.texts) > self.max_texts:
+                break
             batch.append(self._waiting.popleft())
+            size += len(call.texts)
         return batch
 
     def _run(self, batch: list[_Call]) -> None:
@@ -181,8 +248,48 @@ class LockedEncoder(EncoderWrapper):
         return True
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
-        """Encode, under the lock unless the wrapped encoder is thread-safe."""
+        """Encode, under the lock unless the wrapped encoder is thread-safe.
+
+        Under a cancellation token, long calls are encoded in steps and the token is checked before each (as
+        :class:`CoalescingEncoder` does).
+
+        Raises:
+            WorkCancelled: the caller's cancellation token was cancelled or its deadline passed.
+        """
+        token = deadline.current()
+        if token is not None:
+            if len(texts) > CHECK_EVERY_TEXTS:
+                return encode_in_steps(list(texts), self._encode_locked, token, progress)
+            token.check()
+        return self._encode_locked(texts, progress=progress)
+
+    def _encode_locked(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         if self.inner.thread_safe:
             return self.inner.encode(texts, progress=progress)
         with self._lock:
             return self.inner.encode(texts, progress=progress)
+
+
+def encode_in_steps(
+    texts: list[str],
+    encode: Callable[[list[str]], np.ndarray],
+    token: CancelToken,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Vectors of ``texts`` encoded by ``encode`` in steps of :data:`CHECK_EVERY_TEXTS` distinct texts.
+
+    Texts are taken longest first (each step pads to similar lengths) and ``token`` is checked before each step,
+    so the work stops within one step of the token's cancellation. ``progress`` is called after each step.
+
+    Raises:
+        WorkCancelled: the token was cancelled or its deadline passed before the last step.
+    """
+    order = sorted(dict.fromkeys(texts), key=len, reverse=True)
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(order), CHECK_EVERY_TEXTS):
+        token.check()
+        part = order[start : start + CHECK_EVERY_TEXTS]
+        found.update(zip(part, encode(part), strict=True))
+        if progress:
+            progress(len(found), len(order))
+    return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)

@@ -7,12 +7,13 @@ credential alone would close for them, with the number of learners it helps).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
+from skillmatch import deadline
 from skillmatch.matching.context import MatchContext
 from skillmatch.matching.gaps import Learner, analyse_gap, resolve_learner
 from skillmatch.matching.recommend import Limits, credential_coverage, exclusion_reason
@@ -39,8 +40,7 @@ def cohort_gaps(
     """Gap table and best credentials for a cohort (JSON-ready dict; ``gaps`` rows follow GAP_TABLE_COLUMNS)."""
     if not learners:
         raise ValueError("the cohort has no learners")
-    ids = [lr.id for lr in learners]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    duplicates = sorted(i for i, n in Counter(lr.id for lr in learners).items() if n > 1)
     if duplicates:
         raise ValueError(f"duplicate learner ids in the cohort: {', '.join(duplicates[:10])}")
     limits = limits or Limits()
@@ -50,6 +50,7 @@ def cohort_gaps(
     helped: dict[str, int] = defaultdict(int)
     learner_rows: list[dict[str, Any]] = []
     for learner in learners:
+        deadline.check()  # a cohort is long work: stop between learners once the request is given up
         report = analyse_gap(matcher, resolve_learner(matcher, learner), role_ids)
         learner_rows.append(
             {

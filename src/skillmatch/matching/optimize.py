@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -268,7 +269,7 @@ def order_pathway(
     """
     pick_list = list(picks)
     if len(set(pick_list)) != len(pick_list):
-        duplicates = sorted({p for p in pick_list if pick_list.count(p) > 1})
+        duplicates = sorted(p for p, n in Counter(pick_list).items() if n > 1)
         raise ValueError(f"order_pathway: duplicate picks {duplicates}")
     held_set = _as_id_set(held, "held")
     gains = gains or {}

@@ -337,7 +337,7 @@ def _read_jsonl(path: Path, text: str, bad: list[Reject]) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except ValueError as exc:
             bad.append(Reject(str(path), line_no, None, f"malformed JSON line: {exc}"))
             continue
@@ -346,14 +346,68 @@ def _read_jsonl(path: Path, text: str, bad: list[Reject]) -> pd.DataFrame:
                 Reject(str(path), line_no, None, f"expected a JSON object, got {type(value).__name__}")
             )
             continue
+        if (reject := _non_finite_reject(path, line_no, value)) is not None:
+            bad.append(reject)
+            continue
         rows.append(line_no)
         records.append(value)
     return _records_frame(path, rows, records)
 
 
+class _NonFinite:
+    """Stands for a ``NaN``, ``Infinity`` or ``-Infinity`` literal found while parsing JSON."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _loads(text: str) -> Any:
+    """Parse JSON, keeping its non-standard ``NaN``/``Infinity`` literals as :class:`_NonFinite` markers.
+
+    Python's parser reads them as floats, and a NaN cost would then pass for a missing one (unknown): such a
+    record is rejected instead (:func:`_non_finite_reject`).
+    """
+    return json.loads(text, parse_constant=_NonFinite)
+
+
+def _find_non_finite(value: object, where: str = "") -> tuple[str, str] | None:
+    """Where (``cost``, ``prices[2].amount``) the first :class:`_NonFinite` marker in ``value`` is, and its literal."""
+    if isinstance(value, _NonFinite):
+        return where, value.literal
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, object]] = (
+            (f"{where}.{normalise_header(k)}" if where else normalise_header(k), v) for k, v in value.items()
+        )
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for place, item in items:
+        if (found := _find_non_finite(item, place)) is not None:
+            return found
+    return None
+
+
+def _non_finite_reject(path: Path, row: int, record: dict[str, Any]) -> Reject | None:
+    """A reject naming the field of a record that holds ``NaN`` or ``Infinity`` (anywhere inside), else None."""
+    found = _find_non_finite(record)
+    if found is None:
+        return None
+    place, literal = found
+    field = re.split(r"[.\[]", place, maxsplit=1)[0]
+    at = "" if place == field else f" (at {place})"
+    return Reject(
+        str(path),
+        row,
+        field,
+        f"{literal} is not a number: JSON has no {literal}; leave the key out or write null for an unknown "
+        f"value{at}",
+    )
+
+
 def _read_json(path: Path, text: str, bad: list[Reject]) -> pd.DataFrame:
     try:
-        value = json.loads(text)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
@@ -368,6 +422,9 @@ def _read_json(path: Path, text: str, bad: list[Reject]) -> pd.DataFrame:
     for pos, item in enumerate(value, start=1):
         if not isinstance(item, dict):
             bad.append(Reject(str(path), pos, None, f"expected a JSON object, got {type(item).__name__}"))
+            continue
+        if (reject := _non_finite_reject(path, pos, item)) is not None:
+            bad.append(reject)
             continue
         rows.append(pos)
         records.append(item)

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder
 
-from skillmatch.encoding.concurrency import CoalescingEncoder
+from skillmatch import deadline
+from skillmatch.deadline import CancelToken, WorkCancelled
+from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.concurrency import CHECK_EVERY_TEXTS, CoalescingEncoder, LockedEncoder, _Call
 
 WAIT = 5.0  # seconds any wait in these tests may take before it counts as a hang
 
@@ -85,9 +88,9 @@ def call(encoder: CoalescingEncoder, texts: list[str], **kwargs: object) -> Call
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
+    until = time.monotonic() + WAIT
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        assert time.monotonic() < until, f"timed out waiting until {what}"
         time.sleep(0.001)
 
 
@@ -131,7 +134,13 @@ def test_concurrent_callers_get_their_own_vectors_from_shared_runs() -> None:
     # 9 calls, 2 runs: the 8 queued calls shared one, in which each distinct text was encoded once
     assert len(inner.batches) == 2 < 1 + len(callers)
     assert sorted(inner.batches[1]) == sorted({t for mine in texts for t in mine})
-    assert encoder.stats == {"runs": 2, "calls": 9, "texts": 1 + 8 * 4}
+    assert encoder.stats == {
+        "runs": 2,
+        "calls": 9,
+        "texts": 1 + 8 * 4,
+        "dropped_calls": 0,
+        "dropped_texts": 0,
+    }
 
 
 def test_runs_take_the_oldest_calls_up_to_max_texts_without_splitting_them() -> None:
@@ -367,3 +376,121 @@ def test_max_texts_of_one_runs_each_call_alone() -> None:
     for n, c in enumerate(callers, start=1):
         np.testing.assert_array_equal(c.outcome(), expected([f"text {n}"]))
     assert inner.batches == [["leader"], ["text 1"], ["text 2"], ["text 3"]]
+
+
+# --- deadlines and cancellation (skillmatch.deadline) ----------------------------------------------------------
+
+
+def call_under(encoder: Encoder, texts: list[str], token: CancelToken) -> Caller:
+    """``encoder.encode(texts)`` in a thread of its own, under ``token`` (as a request thread of the API)."""
+
+    def run() -> np.ndarray:
+        with deadline.scope(token):
+            return encoder.encode(texts)
+
+    caller = Caller(run)
+    caller.start()
+    return caller
+
+
+class CancellingEncoder(HashingEncoder):
+    """Counts its batches; cancels ``token`` once it has encoded ``after`` of them (a deadline passing)."""
+
+    def __init__(self, token: CancelToken, after: int, thread_safe: bool) -> None:
+        super().__init__()
+        self.token = token
+        self.after = after
+        self.thread_safe = thread_safe
+        self.batches: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str], *, progress: object = None) -> np.ndarray:
+        self.batches.append(list(texts))
+        if len(self.batches) == self.after:
+            self.token.cancel(deadline.DEADLINE)
+        return super().encode(texts, progress=progress)
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "thread_safe"),
+    [("coalescing", True), ("coalescing", False), ("locked", True), ("locked", False)],
+)
+def test_a_long_call_stops_encoding_its_remaining_steps_once_its_token_is_cancelled(
+    wrapper: str, thread_safe: bool
+) -> None:
+    token = CancelToken()
+    inner = CancellingEncoder(token, after=2, thread_safe=thread_safe)
+    encoder: Encoder = (
+        CoalescingEncoder(inner, max_texts=10)  # type: ignore[arg-type]
+        if wrapper == "coalescing"
+        else LockedEncoder(inner)  # type: ignore[arg-type]
+    )
+    texts = [f"posting phrase {i}" for i in range(5 * CHECK_EVERY_TEXTS)]  # five steps
+    error = call_under(encoder, texts, token).failure()
+    assert isinstance(error, WorkCancelled) and error.reason == deadline.DEADLINE
+    assert len(inner.batches) == 2  # the three steps after the cancellation were never encoded
+    assert all(len(b) == CHECK_EVERY_TEXTS for b in inner.batches)
+
+
+def test_a_call_in_steps_gets_the_same_vectors_as_in_one_piece() -> None:
+    inner = CountingEncoder()
+    encoder = CoalescingEncoder(inner, max_texts=10)  # type: ignore[arg-type]
+    texts = [f"phrase {i % 150} " + "x" * (i % 7) for i in range(300)]  # duplicates, mixed lengths
+    got = call_under(encoder, texts, CancelToken(60.0)).outcome()
+    np.testing.assert_allclose(got, expected(texts), atol=1e-6)
+    distinct = len(set(texts))
+    assert sum(len(b) for b in inner.batches) == distinct  # each distinct text encoded once
+    assert max(len(b) for b in inner.batches) == CHECK_EVERY_TEXTS
+    lengths = [len(t) for b in inner.batches for t in b]
+    assert lengths == sorted(lengths, reverse=True)  # longest first: each step pads to similar lengths
+
+
+def test_without_a_token_a_long_call_is_one_piece_as_before() -> None:
+    inner = CountingEncoder()
+    encoder = CoalescingEncoder(inner, max_texts=10)  # type: ignore[arg-type]
+    texts = [f"phrase {i}" for i in range(5 * CHECK_EVERY_TEXTS)]
+    encoder.encode(texts)
+    assert [len(b) for b in inner.batches] == [len(texts)]
+
+
+def test_queued_texts_of_a_cancelled_caller_are_dropped_unencoded() -> None:
+    inner = GatedEncoder(thread_safe=False)
+    encoder = CoalescingEncoder(inner, max_texts=10)  # type: ignore[arg-type]
+    leader = start_blocked_run(encoder, inner)  # holds the encoder thread
+    token = CancelToken()
+    abandoned = call_under(encoder, ["abandoned request's phrase"], token)
+    kept = call(encoder, ["other request's phrase"])
+    wait_until(lambda: len(encoder._waiting) == 2, "both calls have queued")
+    token.cancel(deadline.DISCONNECTED)  # the client went away while its texts waited
+    error = abandoned.failure()  # at once, while the run before it still holds the encoder
+    assert isinstance(error, WorkCancelled) and error.reason == deadline.DISCONNECTED
+    assert not inner.gate.is_set() and len(encoder._waiting) == 1
+    inner.gate.set()
+    np.testing.assert_array_equal(kept.outcome(), expected(["other request's phrase"]))
+    leader.outcome()
+    assert inner.batches == [["leader"], ["other request's phrase"]]  # never the abandoned text
+    assert encoder.stats["dropped_calls"] == 1 and encoder.stats["dropped_texts"] == 1
+
+
+def test_the_encoding_thread_skips_a_cancelled_call_its_caller_has_not_withdrawn_yet() -> None:
+    # the caller looks at its token every 50 ms; a run that starts in between must not encode its texts
+    encoder = CoalescingEncoder(HashingEncoder(), max_texts=3)  # type: ignore[arg-type]
+    gone, alive = CancelToken(), CancelToken()
+    gone.cancel(deadline.DEADLINE)
+    dropped = _Call(["a", "b"], token=gone)
+    encoder._waiting.extend([dropped, _Call(["c", "d"], token=alive), _Call(["e"]), _Call(["f", "g"])])
+    with encoder._cond:
+        batch = encoder._take()
+    assert [c.texts for c in batch] == [["c", "d"], ["e"]]  # the cancelled call does not count to max_texts
+    assert dropped.ready.is_set() and isinstance(dropped.error, WorkCancelled)
+    assert [c.texts for c in encoder._waiting] == [["f", "g"]]
+    assert encoder.stats["dropped_calls"] == 1 and encoder.stats["dropped_texts"] == 2
+
+
+def test_a_call_whose_deadline_has_passed_encodes_nothing() -> None:
+    inner = CountingEncoder()
+    token = CancelToken(0.001)
+    time.sleep(0.01)
+    for encoder in (CoalescingEncoder(inner), LockedEncoder(inner)):  # type: ignore[arg-type]
+        error = call_under(encoder, ["late"], token).failure()
+        assert isinstance(error, WorkCancelled) and "deadline of 0.001 s" in str(error)
+    assert inner.batches == []

@@ -252,3 +252,29 @@ def test_control_characters_and_rows_of_only_separators_are_rejected(tmp_path: P
     result = read_credentials(csv)
     assert result.table["id"].tolist() == ["D", "E"]
     assert [(r.row, r.reason) for r in result.rejects] == [(3, "row has only empty cells")]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_cost_in_json_is_rejected_not_read_as_unknown(tmp_path: Path, literal: str) -> None:
+    lines = [
+        '{"id": "A", "title": "t", "learning_outcomes": ["x"], "cost": 10, "currency": "EUR"}',
+        f'{{"id": "B", "title": "t", "learning_outcomes": ["y"], "Cost": {literal}, "currency": "EUR"}}',
+        '{"id": "C", "title": "t", "learning_outcomes": ["z"]}',  # no cost at all: unknown, kept
+        f'{{"id": "D", "title": "t", "learning_outcomes": ["w"], "credits": [1, {literal}]}}',
+    ]
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    as_array = tmp_path / "c.json"
+    as_array.write_text("[" + ",\n".join(lines) + "]", encoding="utf-8")
+    for path in (jsonl, as_array):
+        result = read_credentials(path)
+        assert result.table["id"].tolist() == ["A", "C"], path
+        assert pd.isna(result.table["cost"].tolist()[1])
+        assert [(r.file, r.row, r.field) for r in result.rejects] == [
+            (str(path), 2, "cost"),
+            (str(path), 4, "credits"),
+        ]
+        assert f"{literal} is not a number" in result.rejects[0].reason
+        assert (
+            "leave the key out" in result.rejects[0].reason and "(at credits[1])" in result.rejects[1].reason
+        )

@@ -27,6 +27,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: Error answers any route may give, added to every operation of the OpenAPI schema (:func:`add_common_errors`).
+COMMON_ERRORS: dict[str, str] = {
+    "414": "URL too long (SKILLMATCH_API_MAX_URL_BYTES); send long input in a POST body.",
+    "504": "The request took longer than SKILLMATCH_API_REQUEST_TIMEOUT; its work was stopped.",
+}
+
+
+def add_common_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """Add :data:`COMMON_ERRORS` to every operation of an OpenAPI ``spec`` (in place; returned)."""
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for code, description in COMMON_ERRORS.items():
+                    operation["responses"].setdefault(code, {"description": description, "content": body})
+    return spec
+
+
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses`` entry for the given error status codes."""
     return {code: ERRORS[code] for code in codes}

@@ -24,10 +24,10 @@ async def reload(holder: HolderDep, body: Annotated[ReloadRequest | None, Body()
     finish on the old bundle. A bundle that fails to load or validate is refused (409) and the old one keeps
     serving.
     """
-    previous = holder.current.summary() if holder.ready else None
+    previous = holder.current.summary(full_path=True) if holder.ready else None
     path = Path(body.bundle) if body is not None and body.bundle else None
     try:
         served = await run_in_threadpool(holder.load, path)
     except ReloadRefused as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return ReloadOut.model_validate({"previous": previous, "current": served.summary()})
+    return ReloadOut.model_validate({"previous": previous, "current": served.summary(full_path=True)})

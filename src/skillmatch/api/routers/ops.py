@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from typing import Annotated
 
-from skillmatch.api.deps import HolderDep
+from fastapi import APIRouter, HTTPException, Request, Response, Security, status
+
+from skillmatch.api.deps import HolderDep, api_key_header
 from skillmatch.api.models import HealthOut, ReadyOut
 from skillmatch.api.prometheus import CONTENT_TYPE
 from skillmatch.api.routers import errors
+from skillmatch.api.security import key_matches
 
 router = APIRouter(tags=["operations"])
 
@@ -19,11 +22,18 @@ def health() -> HealthOut:
 
 
 @router.get("/ready", response_model=ReadyOut, responses=errors(503))
-def ready(holder: HolderDep) -> ReadyOut:
-    """Readiness: a bundle is loaded; describes it (path, generation, taxonomy, model, counts)."""
+def ready(
+    holder: HolderDep, request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+) -> ReadyOut:
+    """Readiness: a bundle is loaded; describes it (name, generation, taxonomy, model, counts).
+
+    The bundle's absolute path is given only with a valid API key; without one (or with a wrong one) it is
+    null and the answer is otherwise the same.
+    """
     if not holder.ready:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="no bundle is loaded yet")
-    return ReadyOut.model_validate({"bundle": holder.current.summary()})
+    full_path = key_matches(key, request.app.state.api_key_hashes)
+    return ReadyOut.model_validate({"bundle": holder.current.summary(full_path=full_path)})
 
 
 @router.get(
