@@ -104,13 +104,15 @@ def label_ceiling(
 def stage_rows(label: str, manifest: dict[str, Any], run: dict[str, Any]) -> list[list[Any]]:
     """Table rows for one build: one per stage, with texts per second."""
     counts = manifest["counts"]
-    rows = [[f"{label}: encoder load", "", run["encoder_load_s"], ""]]
+    rows = [[f"{label}: encoder load", "", run["encoder_load_s"], "", ""]]
+    cpu = manifest.get("cpu_s", {})
     for stage, seconds in manifest["timings_s"].items():
         unit = STAGE_UNITS.get(stage)
         n = counts.get(unit[0], 0) if unit else ""
         rate = f"{n / seconds:,.0f} {unit[1]}/s" if unit and seconds > 0 and n else ""
-        rows.append([f"{label}: {stage}", f"{n:,}" if n != "" else "", round(seconds, 1), rate])
-    rows.append([f"{label}: total (wall)", "", run["total_s"], ""])
+        cores = f"{cpu[stage] / seconds:.2f}" if stage in cpu and seconds > 0.05 else ""
+        rows.append([f"{label}: {stage}", f"{n:,}" if n != "" else "", round(seconds, 1), rate, cores])
+    rows.append([f"{label}: total (wall)", "", run["total_s"], "", ""])
     return rows
 
 
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         read_s = round(time.perf_counter() - start, 1)
         labels = label_table(base.taxonomy.concepts)["text"].tolist()
         distinct = len(set(labels))
-        rows.append(["read ESCO + credentials", "", read_s, ""])
+        rows.append(["read ESCO + credentials", "", read_s, "", ""])
         for n in args.postings:
             start = time.perf_counter()
             postings = skillspan_postings(args.skillspan, count=n)
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"N={n:,}: generate postings",
                     f"{len(postings):,}",
                     round(time.perf_counter() - start, 1),
+                    "",
                     "",
                 ]
             )
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                         base.taxonomy, make_encoder(settings), cache / "labels"
                     )
                     pack_s = round(time.perf_counter() - start, 1)
-                    rows.append(["cache warm (label pack)", f"{pack_stats['texts']:,}", pack_s, ""])
+                    rows.append(["cache warm (label pack)", f"{pack_stats['texts']:,}", pack_s, "", ""])
                     report["pack"] = {
                         "seconds": pack_s,
                         **pack_stats,
@@ -210,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         "postings": n,
                         "phase": phase,
                         "timings_s": manifest["timings_s"],
+                        "cpu_s": manifest.get("cpu_s", {}),
                         "counts": manifest["counts"],
                         "encoder": manifest.get("encoder", {}),
                         "label_vectors": manifest.get("label_vectors", {}),
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ceiling['threads']}; target >= {lr['target']})"
         )
     print(f"settings: {overrides or 'defaults'}")
-    print_table(["stage", "items", "seconds", "rate"], rows)
+    print_table(["stage", "items", "seconds", "rate", "cores busy"], rows)
     for run in report["runs"]:
         busy = "; ".join(run["load_before"]["busy"]) or "nothing else busy"
         print(f"N={run['postings']:,} {run['phase']}: load {run['load_before']['load']} before; busy: {busy}")
