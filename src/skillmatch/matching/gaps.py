@@ -240,7 +240,7 @@ def analyse_gap(
     combined: dict[str, tuple[float, str | None]] = {}
     roles_out = []
     for rid, w in zip(role_ids, weights, strict=True):
-        prof = matcher.roles.profile(rid)
+        prof = matcher.roles.profile_rows(rid)
         info = matcher.roles.info(rid)
         roles_out.append(
             {
@@ -251,10 +251,9 @@ def analyse_gap(
                 "skills": len(prof),
             }
         )
-        for sid, weight, relation in zip(prof["skill_id"], prof["weight"], prof["relation"], strict=True):
+        for sid, weight, relation in prof:
             old_weight, old_rel = combined.get(sid, (0.0, None))
-            this_rel = relation if isinstance(relation, str) else None
-            combined[sid] = (old_weight + float(weight) * w / total, old_rel or this_rel)
+            combined[sid] = (old_weight + weight * w / total, old_rel or relation)
     related = matcher.space.related(combined)
     items: list[GapItem] = []
     required_rank = LEVEL_RANK[required_level]
