@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     link_ngram_max_words: int = Field(
         12, ge=0, le=100, description="Phrases up to this many words also link their word 1-3-grams (0: off)."
     )
+    link_ngram_filter: Literal["off", "words", "cooccur", "contiguous", "label"] = Field(
+        "words",
+        description="Lexical pre-filter of the n-grams: by default only those whose every word is a word of some "
+        "label are encoded (words); cooccur, contiguous and label are stricter and faster but lose quality, off "
+        "keeps all (skillmatch.linking.vocabulary; measured in docs/evaluation.md).",
+    )
     link_multi_hit_bonus: float = Field(
         0.0, ge=0.0, le=0.2, description="Score bonus per further phrase that hits a skill (0: off)."
     )

@@ -22,6 +22,7 @@ from skillmatch.encoding.base import ProgressFn
 from skillmatch.encoding.disk_cache import text_key
 from skillmatch.linking import linker as linking_module
 from skillmatch.linking import phrases as phrases_module
+from skillmatch.linking import vocabulary as vocabulary_module
 from skillmatch.linking.linker import LinkedSkill, SkillLinker
 
 _CHUNK = 900  # stays below SQLite's default limit of bound variables
@@ -31,7 +32,7 @@ _FORMAT = 1
 def _code_digest() -> str:
     """SHA-1 of the source of the modules whose code decides links."""
     digest = hashlib.sha1()
-    for module in (linking_module, phrases_module, index_module):
+    for module in (linking_module, phrases_module, vocabulary_module, index_module):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()
 

@@ -8,7 +8,9 @@ in the settings; see :func:`link_options` and docs/evaluation.md for what each i
 * lexical fusion: each segment is also matched against the labels' words (TF-IDF, fitted on the label table
   when the linker is made) and a label scores ``(1 - w) * cosine + w * lexical``;
 * sentence context: a label hit by a phrase scores ``(1 - c) * phrase score + c * cosine(sentence, label)``;
-* n-grams: phrases of at most ``ngram_max_words`` words add their word 1-3-grams as segments.
+* n-grams: phrases of at most ``ngram_max_words`` words add their word 1-3-grams as segments, those that pass
+  the lexical pre-filter ``ngram_filter`` (:mod:`skillmatch.linking.vocabulary`; in the settings: every word of
+  the n-gram is a word of some label).
 
 Hits are aggregated per concept (best hit wins, and its segment and label are the evidence); the concepts
 above the threshold are returned, best first.
@@ -31,6 +33,7 @@ from skillmatch.encoding.base import Encoder, ProgressFn
 from skillmatch.encoding.lru import LRU
 from skillmatch.index import VectorIndex
 from skillmatch.linking.phrases import sentence_segments, word_ngrams
+from skillmatch.linking.vocabulary import LabelVocabulary
 from skillmatch.schema import looks_like_id
 
 #: Columns of the label table that sits beside the label index (row i of the table is row i of the index).
@@ -90,6 +93,7 @@ def link_options(settings: Settings) -> dict[str, Any]:
         "lexical_weight": settings.link_lexical_weight,
         "context_weight": settings.link_context_weight,
         "ngram_max_words": settings.link_ngram_max_words,
+        "ngram_filter": settings.link_ngram_filter,
         "multi_hit_bonus": settings.link_multi_hit_bonus,
     }
 
@@ -236,6 +240,10 @@ class SkillLinker:
         ngram_max_words: segments of at most this many words also contribute their word n-grams (1 to 3 words)
             as segments, so unpunctuated keyword lists ("javascript reactjs java") link each keyword; 0 turns
             this off.
+        ngram_filter: which n-grams become segments (:data:`~skillmatch.linking.vocabulary.NGRAM_FILTERS`):
+            ``off`` keeps all; ``words``, ``cooccur``, ``contiguous`` and ``label`` keep only those whose words
+            are label words, occur together in one label, occur there in order, or make up a whole label. The
+            others are neither encoded nor searched (sentences and phrases always are).
         multi_hit_bonus: added to a concept's score for each further segment of the text that ranks it among
             its candidates (at most 3 further segments count); 0 turns it off.
         memory_cache: entries of an in-memory LRU of :meth:`normalise` results by (phrase, threshold, top_k),
@@ -256,6 +264,7 @@ class SkillLinker:
         lexical_weight: float = 0.0,
         context_weight: float = 0.0,
         ngram_max_words: int = 0,
+        ngram_filter: str = "off",
         multi_hit_bonus: float = 0.0,
         memory_cache: int = 0,
     ) -> None:
@@ -276,12 +285,15 @@ class SkillLinker:
         self.lexical_weight = lexical_weight
         self.context_weight = context_weight
         self.ngram_max_words = ngram_max_words
+        self.ngram_filter = ngram_filter
         self.multi_hit_bonus = multi_hit_bonus
         codes, concept_ids = pd.factorize(self.labels["concept_id"])
         self._label_codes = np.asarray(codes, dtype=np.int64)
         self._concept_ids = np.asarray(concept_ids, dtype=object)
         self._label_texts = self.labels["text"].to_numpy()
         self.lexicon = LabelLexicon(self._label_texts) if lexical_weight > 0 and len(self.labels) else None
+        # validates the mode; builds its index only when n-grams are on and filtered
+        self.vocabulary = LabelVocabulary(self._label_texts, ngram_filter if ngram_max_words else "off")
         self.exact = ExactLabels(self.labels, concept_labels)
         self._normalised: LRU[tuple[str, float, int], tuple[LinkedSkill, ...]] | None = (
             LRU(memory_cache) if memory_cache > 0 else None
@@ -296,6 +308,7 @@ class SkillLinker:
             "lexical_weight": self.lexical_weight,
             "context_weight": self.context_weight,
             "ngram_max_words": self.ngram_max_words,
+            "ngram_filter": self.ngram_filter,
             "multi_hit_bonus": self.multi_hit_bonus,
         }
 
@@ -424,8 +437,11 @@ class SkillLinker:
         ranked = sorted((s for s in skills if s.score >= threshold), key=lambda s: (-s.score, s.id))
         return ranked[:top_k]
 
-    def _parts(self, text: str) -> list[tuple[str, str]]:
-        """The ``(segment, parent sentence)`` parts of one text: phrases, then n-grams of the short ones."""
+    def parts(self, text: str) -> list[tuple[str, str]]:
+        """The ``(segment, parent sentence)`` parts of one text: the segments that :meth:`link` searches.
+
+        These are the sentences and phrases, then the n-grams of the short ones that pass the n-gram filter.
+        """
         parts: list[tuple[str, str]] = []
         groups = sentence_segments(text)
         seen = {seg.lower() for _, segs in groups for seg in segs}
@@ -439,7 +455,8 @@ class SkillLinker:
                 for gram in word_ngrams(seg, 3):
                     if gram.lower() not in seen:
                         seen.add(gram.lower())
-                        parts.append((gram, sentence))
+                        if self.vocabulary.keeps(gram):
+                            parts.append((gram, sentence))
         return parts
 
     def link(
@@ -453,7 +470,7 @@ class SkillLinker:
         """Link each text to its best concepts, best first (same order and length as ``texts``)."""
         top_k = self.top_k if top_k is None else top_k
         threshold = self.min_score if min_score is None else min_score
-        per_text = [self._parts(t) for t in texts]
+        per_text = [self.parts(t) for t in texts]
         flat = [seg for parts in per_text for seg, _ in parts]
         if not flat:
             return [[] for _ in texts]

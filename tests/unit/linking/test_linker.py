@@ -102,6 +102,7 @@ def test_link_options_follow_the_settings() -> None:
         link_lexical_weight=0.25,
         link_context_weight=0.4,
         link_ngram_max_words=5,
+        link_ngram_filter="contiguous",
         link_multi_hit_bonus=0.01,
     )
     linker = make_linker(HashingEncoder(), **link_options(settings))
@@ -112,6 +113,7 @@ def test_link_options_follow_the_settings() -> None:
         "lexical_weight": 0.25,
         "context_weight": 0.4,
         "ngram_max_words": 5,
+        "ngram_filter": "contiguous",
         "multi_hit_bonus": 0.01,
     }
     assert linker.lexicon is not None

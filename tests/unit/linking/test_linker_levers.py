@@ -84,7 +84,7 @@ def reference_link(
     linker: SkillLinker, texts: Sequence[str]
 ) -> list[dict[str, tuple[float, str, str, list[Candidate]]]]:
     """The old aggregation: per text, concept id -> (final score, evidence, matched label, all its hits)."""
-    per_text = [linker._parts(t) for t in texts]
+    per_text = [linker.parts(t) for t in texts]
     flat = [seg for parts in per_text for seg, _ in parts]
     if not flat:
         return [{} for _ in texts]
@@ -179,7 +179,7 @@ def test_aggregate_ties_go_to_the_first_segment(first: str, second: str) -> None
     # two segments the fake encoder maps to the same vector: equal scores, the first one is the evidence
     linker = make_linker(multi_hit_bonus=0.02, context_weight=0.5)
     text = f"{first}\n{second}"
-    assert linker._parts(text) == [(first, first), (second, second)]
+    assert linker.parts(text) == [(first, first), (second, second)]
     [found] = linker.link([text], min_score=-1, top_k=1000)
     python = next(s for s in found if s.id == "c:python")
     assert python.evidence == first
