@@ -87,3 +87,62 @@ def list_(
             str(pack.get("created", "")),
         )
     Console().print(table)
+
+
+@app.command("encoder")
+def encoder(
+    model: Annotated[
+        str | None, typer.Option("--model", help="Encoder: hub id or local path (default: SKILLMATCH_MODEL).")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Forget the cached measurements and time the backends again.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of tables.")] = False,
+) -> None:
+    """Show which encoder backend auto picks on this machine for builds and for the API server, and why.
+
+    The measurements are cached per model and CPU; --refresh measures again (e.g. after one was taken while the
+    machine was busy: each result records the load average it was taken at).
+    """
+    from rich.console import Console
+
+    from skillmatch.cli.commands import err, friendly_errors
+    from skillmatch.encoding.factory import choice_file, make_encoder, serving_encoder
+    from skillmatch.encoding.selection import forget_cached, selection_of
+
+    settings = get_settings(model=model, encoder_backend="auto", api_encoder_backend="auto")
+    if refresh:
+        dropped = forget_cached(choice_file(settings))
+        err.print(f"forgot {dropped} cached measurement(s) in {escape(str(choice_file(settings)))}")
+    with friendly_errors():
+        choices = {
+            "build": selection_of(make_encoder(settings)),
+            "server": selection_of(serving_encoder(settings, settings.model)),
+        }
+    out = Console()
+    for use, choice in choices.items():
+        if as_json:
+            print(json.dumps({"use": use, **choice}, ensure_ascii=False))
+            continue
+        table = Table(
+            "backend",
+            "phrases/s",
+            "ms per run",
+            "cosine to float32",
+            "used?",
+            title=f"{use}: {choice.get('backend')} ({choice.get('chosen_by')}; threads {choice.get('threads')}, "
+            f"load {choice.get('load_average')}, {choice.get('measured_at')})",
+        )
+        for c in choice.get("candidates", []):
+            table.add_row(
+                c["backend"],
+                str(c["phrases_per_s"] or "-"),
+                str(c["ms_per_run"] or "-"),
+                str(c["min_cosine"] or "-"),
+                "chosen" if c["backend"] == choice.get("backend") else (c["note"] or ""),
+            )
+        out.print(table)
+    cpu = next(iter(choices.values())).get("cpu", {})
+    err.print(
+        f"CPU: {cpu.get('model')} ({cpu.get('arch')}); {' '.join(cpu.get('flags', []))}", highlight=False
+    )

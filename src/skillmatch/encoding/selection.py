@@ -12,10 +12,12 @@ the Xeon float32 was the faster of the two for a build's long runs on both cores
 3. the rest encode the phrases in runs of the workload's size (a server: a few phrases at a time; a build: full
    batches), in interleaved rounds for about ``budget_s`` seconds; the fastest median wins.
 
-The result (:class:`BackendChoice`: the winner, every candidate's timing and agreement, the CPU) is cached in a
-JSON file under a key of model fingerprint, CPU signature (:func:`skillmatch.cpu.cpu_signature`), workload,
-threads and library versions, so it runs once per machine kind; the server shows it in ``/ready`` and
-``/metrics`` and builds record it in the bundle manifest. An explicit backend setting skips all of this.
+The result (:class:`BackendChoice`: the winner, every candidate's timing and agreement, the CPU and its load
+average at the time) is cached in a JSON file under a key of model fingerprint, CPU signature
+(:func:`skillmatch.cpu.cpu_signature`), workload, threads and library versions, so it runs once per machine kind;
+the server shows it in ``/ready`` and ``/metrics`` and builds record it in the bundle manifest. A measurement
+taken on a busy machine can be redone (``skillmatch cache encoder --refresh``, :func:`forget_cached`). An
+explicit backend setting skips all of this.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class BackendChoice:
     key: str = ""
     measured_at: str = ""
     seconds: float = 0.0
+    load_average: list[float] = field(default_factory=list)
     candidates: list[CandidateResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +262,25 @@ def measure(
     return list(results.values())
 
 
+def forget_cached(cache_file: Path, key: str | None = None) -> int:
+    """Drop cached choices (``key``'s, or all) so the next ``auto`` measures again; returns how many were dropped."""
+    if not cache_file.is_file():
+        return 0
+    try:
+        entries = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        entries = {}
+    if not isinstance(entries, dict):
+        entries = {}
+    dropped = len(entries) if key is None else int(key in entries)
+    kept = {} if key is None else {k: v for k, v in entries.items() if k != key}
+    fd, tmp = tempfile.mkstemp(prefix=f".{cache_file.name}.", dir=cache_file.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(kept, fh, indent=2)
+    os.replace(tmp, cache_file)
+    return dropped
+
+
 def choose_backend(
     load: Callable[[str], Encoder],
     *,
@@ -322,6 +344,7 @@ def choose_backend(
         key=key,
         measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=round(time.perf_counter() - started, 2),
+        load_average=[round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else [],
         candidates=results + failed,
     )
     write_cached(cache_file, choice)

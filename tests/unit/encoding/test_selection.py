@@ -203,3 +203,53 @@ def test_cpu_info_reads_model_and_speed_flags(tmp_path: Path) -> None:
     other = dict(info, flags=[*info["flags"], "avx512f", "avx512_vnni"])
     assert cpu.cpu_signature(info) != cpu.cpu_signature(other)
     assert cpu.cpu_signature(info) == cpu.cpu_signature(dict(info, logical_cpus=64))
+
+
+def test_a_cached_measurement_can_be_forgotten(tmp_path: Path) -> None:
+    specs: dict[str, TimedEncoder | Exception] = {
+        "onnx": TimedEncoder("onnx", 0.0),
+        "torch": TimedEncoder("torch", 0.0),
+    }
+    cache = tmp_path / "choice.json"
+    _, first = choose(specs, cache, [])
+    assert len(first.load_average) == 3  # the load it was measured at, to judge a measurement by
+    choose(specs, cache, [], workload=BUILD)
+    assert selection.forget_cached(cache, first.key) == 1
+    loads: list[str] = []
+    choose(specs, cache, loads)
+    assert loads == ["onnx", "torch"]  # measured again
+    assert selection.forget_cached(cache) == 2
+    assert json.loads(cache.read_text()) == {}
+    assert selection.forget_cached(tmp_path / "missing.json") == 0
+
+
+def test_cache_encoder_on_the_command_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from skillmatch.cli.commands import app
+
+    def fake(workload: str) -> Any:
+        def make(*args: Any, **kwargs: Any) -> TimedEncoder:
+            enc = TimedEncoder("onnx-int8-block", 0.0)
+            enc.selection = BackendChoice(  # type: ignore[attr-defined]
+                "onnx-int8-block",
+                "auto (measured)",
+                workload=workload,
+                candidates=[selection.CandidateResult("onnx", 300.0, 20.0, 3, 1.0, True)],
+            )
+            return enc
+
+        return make
+
+    monkeypatch.setattr(factory, "make_encoder", fake("build"))
+    monkeypatch.setattr(factory, "serving_encoder", fake("serving"))
+    monkeypatch.setenv("SKILLMATCH_CACHE_DIR", str(tmp_path))
+    (tmp_path / "encoder-choice.json").write_text('{"k": {}}')
+    result = CliRunner().invoke(app, ["cache", "encoder", "--refresh", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["use"], r["workload"], r["backend"]) for r in rows] == [
+        ("build", "build", "onnx-int8-block"),
+        ("server", "serving", "onnx-int8-block"),
+    ]
+    assert "forgot 1 cached measurement" in result.output
