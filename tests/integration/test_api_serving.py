@@ -1,5 +1,6 @@
 """The API on a real bundle with the real encoder, loaded the way the server loads it: request texts are encoded
-with block-wise int8 by default, against the float32 label vectors the bundle was built with."""
+with the backend ``auto`` measured fastest for short runs on this machine (block-wise int8 or float32), against the
+label vectors the bundle was built with (float32 or block-wise int8: the same vector family)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from skillmatch.api import create_app
 from skillmatch.build import demo_paths
 from skillmatch.config import Settings
+from skillmatch.encoding.models import vector_family
 from skillmatch.facade import Skillmatch
 from skillmatch.facade import load as load_service
 
@@ -45,12 +47,22 @@ def posting_texts() -> list[str]:
     return postings["description"].head(12).tolist()
 
 
-def test_the_server_names_its_block_wise_int8_encoder(client: TestClient, float32_bundle: Skillmatch) -> None:
+def test_the_server_encodes_with_the_backend_it_measured_fastest(
+    client: TestClient, float32_bundle: Skillmatch
+) -> None:
     ready = client.get("/ready")
     assert ready.status_code == 200
     encoder = ready.json()["bundle"]["encoder"]
-    assert encoder["backend"] == "onnx-int8-block"
-    assert encoder["fingerprint"] == float32_bundle.bundle.manifest["model"]["fingerprint"] + "+int8-block"
+    assert encoder["chosen_by"].startswith("auto")
+    selection = encoder["selection"]
+    assert selection["workload"] == "serving" and selection["threads"] == 1
+    assert {c["backend"] for c in selection["candidates"]} == {"onnx", "onnx-int8-block", "torch"}
+    timed = [c for c in selection["candidates"] if c["phrases_per_s"]]
+    assert all(c["accepted"] and c["min_cosine"] >= 0.998 for c in timed)
+    assert encoder["backend"] == max(timed, key=lambda c: c["phrases_per_s"])["backend"]
+    assert encoder["cpu"]["arch"] and isinstance(encoder["cpu"]["flags"], list)
+    built_with = float32_bundle.bundle.manifest["model"]["fingerprint"]
+    assert vector_family(encoder["fingerprint"]) == vector_family(built_with)
 
 
 def test_served_extraction_ranks_like_the_float32_linker(

@@ -128,6 +128,11 @@ class PostingBatchLinker:
         # postings rarely repeat: no on-disk embedding cache, which several workers would share
         settings = settings.model_copy(update={"use_cache": False, "encoder_threads": threads})
         opened = open_bundle(Path(bundle), ef_search=settings.hnsw_ef_search, verify_checksums=False)
+        recorded = opened.manifest.get("encoder", {}).get("backend")
+        if settings.encoder_backend == "auto" and recorded:
+            # link with the backend the build used: its vectors, so batch links are the links a build makes (auto
+            # on this machine, or at other thread counts, may pick the other of two near-equal backends)
+            settings = settings.model_copy(update={"encoder_backend": recorded})
         encoder = make_encoder(settings, model_for(opened.manifest, settings))
         check_encoder(opened.manifest, encoder, opened.path)
         options = options_for(opened.manifest, settings)
