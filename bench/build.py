@@ -76,17 +76,20 @@ def label_ceiling(
     import random
 
     from skillmatch.encoding.factory import load_backend
+    from skillmatch.encoding.threads import encoder_parallel_runs
 
     settings = get_settings(**overrides)
     choice = manifest.get("encoder", {})
     backend = choice.get("backend") or settings.encoder_backend
     threads = int(choice.get("threads") or settings.encoder_threads)
+    parallel = encoder_parallel_runs(settings)
     encoder = load_backend(
         manifest["model"]["id"],
         backend=backend,
         threads=threads,
         batch_size=settings.batch_size,
         onnx_dir=settings.onnx_dir or settings.cache_dir / "onnx",
+        parallel_runs=parallel,
     )
     texts = random.Random(0).sample(sorted(set(labels)), min(sample, len(set(labels))))
     encoder.encode(texts[:200])  # warm-up

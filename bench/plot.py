@@ -108,7 +108,7 @@ def plot_build(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
                 values = [r["timings_s"].get(stage, 0.0) for _, r in cold]
                 stage_ax.bar(xs, values, bottom=bottom, label=stage)
                 bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-            stage_ax.set_title(f"Cold build by stage: {name} ({cpu_label(report)})", fontsize=9)
+            stage_ax.set_title(f"Cold build by stage: {name}", fontsize=9)
     total_ax.set_xscale("log")
     total_ax.set_yscale("log")
     total_ax.set_xlabel("postings")

@@ -226,6 +226,13 @@ class Settings(BaseSettings):
     encoder_threads: int = Field(
         0, ge=0, le=256, description="Compute threads of the encoder (0: the library default, one per core)."
     )
+    encoder_parallel_runs: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="ONNX runs of one long encoder call executed at once, each on one intra-op thread unless "
+        "encoder_threads says otherwise (0: auto: the usable CPUs for builds and the CLI, 1 in the API server).",
+    )
     encoder_memory_cache: int = Field(
         20_000, ge=0, description="Entries of the encoder's in-memory LRU of vectors (0: off)."
     )

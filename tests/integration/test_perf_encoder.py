@@ -12,6 +12,7 @@ from skillmatch.config import Settings
 from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.factory import load_encoder, make_encoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
+from skillmatch.encoding.selection import selection_of
 from skillmatch.index import VectorIndex
 
 pytest.importorskip("onnxruntime", reason="the ONNX backend needs onnxruntime (pip install onnxruntime)")
@@ -131,14 +132,24 @@ def test_the_memory_cache_serves_repeated_texts(onnx_dir: Path, tmp_path: Path) 
     assert encoder.stats["cache_hits"] == encoder.stats["unique"] - encoder.stats["encoded"]
 
 
-def test_auto_picks_onnx_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path: Path) -> None:
+def test_auto_picks_the_fastest_and_settings_reach_the_encoder(onnx_dir: Path, tmp_path: Path) -> None:
     settings = Settings(cache_dir=tmp_path, onnx_dir=onnx_dir, encoder_threads=1, encoder_memory_cache=7)
     encoder = make_encoder(settings)
     assert settings.encoder_backend == "auto"
-    assert encoder.backend == "onnx"
-    session = encoder.unwrap().model.session  # type: ignore[attr-defined]
-    assert session.get_session_options().intra_op_num_threads == 1
+    choice = selection_of(encoder)
+    timed = [c for c in choice["candidates"] if c["phrases_per_s"]]
+    assert {c["backend"] for c in timed} == {"onnx", "onnx-int8-block", "torch"}  # all agree with float32
+    assert encoder.backend == choice["backend"] == max(timed, key=lambda c: c["phrases_per_s"])["backend"]
+    assert choice["workload"] == "build" and choice["threads"] == 1
+    if encoder.backend != "torch":
+        session = encoder.unwrap().model.session  # type: ignore[attr-defined]
+        assert session.get_session_options().intra_op_num_threads == 1
     assert encoder._memory is not None and encoder._memory.capacity == 7
+    # measured once: a second encoder reads the cached measurement
+    again = make_encoder(settings)
+    assert (
+        selection_of(again)["chosen_by"] == "auto (cached measurement)" and again.backend == encoder.backend
+    )
 
 
 def test_bad_backend_and_threads_are_refused() -> None:
@@ -157,3 +168,13 @@ def test_fast_path_vectors_equal_encoded_vectors(onnx_encoder: CachedEncoder, re
     assert onnx_encoder.normalise_text("Café") == real_encoder.normalise_text("Café") == "cafe"
     # the model sees the same tokens, so reading the vector back is exactly as good as encoding
     assert cosines(fast.encode(queries), real_encoder.encode(queries)).min() > 0.9999
+
+
+def test_runs_at_once_give_the_same_vectors(onnx_dir: Path) -> None:
+    from skillmatch.encoding.factory import load_backend
+
+    texts = [f"{t} {i}" for i in range(40) for t in TEXTS][:300]  # several runs of different lengths
+    one_by_one = load_backend(backend="onnx", onnx_dir=onnx_dir, batch_size=16)
+    at_once = load_backend(backend="onnx", onnx_dir=onnx_dir, batch_size=16, parallel_runs=2)
+    assert at_once.model.parallel_runs == 2  # type: ignore[attr-defined]
+    np.testing.assert_allclose(at_once.encode(texts), one_by_one.encode(texts), atol=1e-5)

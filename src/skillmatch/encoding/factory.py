@@ -40,7 +40,7 @@ from skillmatch.encoding.selection import (
     Workload,
     choose_backend,
 )
-from skillmatch.encoding.threads import encoder_threads
+from skillmatch.encoding.threads import encoder_parallel_runs, encoder_threads
 
 log = logging.getLogger("skillmatch.encoding")
 
@@ -54,6 +54,7 @@ def _load_onnx(
     onnx_dir: Path,
     threads: int,
     batch_size: int,
+    parallel_runs: int = 1,
 ) -> Encoder:
     """The ONNX Runtime backend, exporting the model with torch first when no export exists yet."""
     from skillmatch.encoding import onnx_backend
@@ -70,7 +71,7 @@ def _load_onnx(
         if info is None:
             torch_model = load_sentence_transformer(load_path, name=model)
             info = onnx_backend.export_model(torch_model, stem, precision)  # type: ignore[arg-type]
-        session = onnx_backend.OnnxSentenceModel(stem, info, threads=threads)
+        session = onnx_backend.OnnxSentenceModel(stem, info, threads=threads, parallel_runs=parallel_runs)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -94,6 +95,7 @@ def _load_named(
     device: str,
     threads: int,
     onnx_dir: Path,
+    parallel_runs: int = 1,
 ) -> Encoder:
     """The backend called ``backend`` (not "auto")."""
     if backend == "torch":
@@ -101,8 +103,18 @@ def _load_named(
 
         st_model = load_sentence_transformer(load_path, device, name=model)
         return TorchBackend(st_model, model_id, base, batch_size=batch_size, threads=threads)
+    if parallel_runs > 1 and threads == 0:
+        threads = 1  # each of the runs at once on one intra-op thread
     return _load_onnx(
-        model, load_path, model_id, base, ONNX_PRECISIONS[backend], onnx_dir, threads, batch_size
+        model,
+        load_path,
+        model_id,
+        base,
+        ONNX_PRECISIONS[backend],
+        onnx_dir,
+        threads,
+        batch_size,
+        parallel_runs,
     )
 
 
@@ -118,6 +130,7 @@ def load_backend(
     candidates: Sequence[str] = AUTO_CANDIDATES,
     choice_file: Path | None = None,
     probe_budget_s: float = 1.0,
+    parallel_runs: int = 1,
 ) -> Encoder:
     """The backend that computes ``model``'s vectors; its ``selection`` attribute says why it was chosen.
 
@@ -136,6 +149,8 @@ def load_backend(
         candidates: the backends "auto" tries.
         choice_file: JSON file caching "auto"'s measurement per model, CPU and workload (None: no cache).
         probe_budget_s: about how long "auto" times the candidates.
+        parallel_runs: ONNX runs of one long call executed at once (each on one intra-op thread unless
+            ``threads`` says otherwise); 1: one after another.
 
     Raises:
         ValueError: unknown backend or negative ``threads``.
@@ -165,6 +180,7 @@ def load_backend(
             device=device,
             threads=threads,
             onnx_dir=onnx_dir,
+            parallel_runs=parallel_runs,
         )
 
     if backend == "auto" and device == "cpu":
@@ -173,6 +189,7 @@ def load_backend(
             base_fingerprint=base,
             workload=workload,
             threads=threads,
+            parallel_runs=parallel_runs,
             candidates=candidates,
             cache_file=choice_file,
             budget_s=probe_budget_s,
@@ -200,6 +217,7 @@ def load_encoder(
     candidates: Sequence[str] = AUTO_CANDIDATES,
     choice_file: Path | None = None,
     probe_budget_s: float = 1.0,
+    parallel_runs: int = 1,
 ) -> CachedEncoder:
     """A backend (:func:`load_backend`) behind de-duplication and the caches.
 
@@ -216,6 +234,7 @@ def load_encoder(
         candidates: the backends ``auto`` tries.
         choice_file: JSON file caching ``auto``'s measurement.
         probe_budget_s: about how long ``auto`` times the candidates.
+        parallel_runs: ONNX runs of one long call executed at once (see :func:`load_backend`).
     """
     inner = load_backend(
         model,
@@ -228,6 +247,7 @@ def load_encoder(
         candidates=candidates,
         choice_file=choice_file,
         probe_budget_s=probe_budget_s,
+        parallel_runs=parallel_runs,
     )
     return CachedEncoder(inner, cache_dir=cache_dir, memory_cache=memory_cache)
 
@@ -254,6 +274,7 @@ def make_encoder(
         candidates=settings.encoder_auto_candidates,
         choice_file=choice_file(settings),
         probe_budget_s=settings.encoder_probe_budget_s,
+        parallel_runs=encoder_parallel_runs(settings, serving=workload is SERVING),
     )
 
 

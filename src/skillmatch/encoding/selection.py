@@ -162,9 +162,12 @@ def _version(package: str) -> str:
         return "-"
 
 
-def choice_key(base_fingerprint: str, workload: Workload, threads: int, candidates: Sequence[str]) -> str:
+def choice_key(
+    base_fingerprint: str, workload: Workload, threads: int, candidates: Sequence[str], parallel_runs: int = 1
+) -> str:
     """The cache key of a choice: model, CPU signature, workload, threads, candidates and library versions."""
     parts = {
+        "parallel_runs": parallel_runs,
         "format": SELECTION_FORMAT,
         "model": base_fingerprint,
         "cpu": cpu_signature(),
@@ -290,6 +293,7 @@ def choose_backend(
     candidates: Sequence[str] = AUTO_CANDIDATES,
     cache_file: Path | None = None,
     budget_s: float = 1.0,
+    parallel_runs: int = 1,
 ) -> tuple[Encoder, BackendChoice]:
     """Load the fastest of ``candidates`` whose vectors agree with float32 (see the module's docstring).
 
@@ -301,13 +305,14 @@ def choose_backend(
         candidates: backend names to try.
         cache_file: JSON file of earlier choices (None: measure every time, cache nothing).
         budget_s: about how long the timing may take (loading the candidates comes on top).
+        parallel_runs: ONNX runs executed at once by the loaded backends (part of the cache key).
 
     Raises:
         ModelLoadError: no candidate could be loaded.
     """
     if not candidates:
         raise ValueError("no encoder backend to choose from")
-    key = choice_key(base_fingerprint, workload, threads, candidates)
+    key = choice_key(base_fingerprint, workload, threads, candidates, parallel_runs)
     cached = read_cached(cache_file, key)
     if cached is not None:
         try:

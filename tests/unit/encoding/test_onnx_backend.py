@@ -124,21 +124,28 @@ class FakeSession:
         return [np.stack([(ids * mask).sum(1), mask.sum(1)], axis=1).astype(np.float32)]
 
 
-def fake_model() -> OnnxSentenceModel:
+def fake_model(parallel_runs: int = 1) -> OnnxSentenceModel:
     model = OnnxSentenceModel.__new__(OnnxSentenceModel)
     model.info = info(dim=2)
+    model.parallel_runs = parallel_runs
+    model._pool = None
     model.tokenizer = FakeTokenizer()  # type: ignore[assignment]
     model.session = FakeSession()  # type: ignore[assignment]
     return model
 
 
-def test_runs_are_bounded_by_texts_and_padded_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("parallel_runs", [1, 3])
+def test_runs_are_bounded_by_texts_and_padded_tokens(
+    monkeypatch: pytest.MonkeyPatch, parallel_runs: int
+) -> None:
     monkeypatch.setattr(onnx_backend, "MAX_BATCH_TOKENS", 40)
-    model = fake_model()
+    model = fake_model(parallel_runs)
     texts = ["word " * 30, "word " * 12, "word " * 12, "word " * 12, *["a b"] * 25]  # longest first
     out = model.encode(texts, batch_size=10)
     shapes = model.session.shapes  # type: ignore[attr-defined]
-    assert shapes[0] == (1, 30)  # a text over the budget runs alone
+    if parallel_runs == 1:
+        assert shapes[0] == (1, 30)  # a text over the budget runs alone (in order when one run at a time)
+    assert (1, 30) in shapes
     assert all(rows <= 10 for rows, _ in shapes)
     assert all(rows * width <= 40 for rows, width in shapes[1:])
     assert sum(rows for rows, _ in shapes) == len(texts)

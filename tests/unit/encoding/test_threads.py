@@ -37,3 +37,21 @@ def test_apply_sets_faiss_threads_and_the_servers_switch_interval() -> None:
 def test_negative_threads_are_refused() -> None:
     with pytest.raises(ValueError, match="index_threads"):
         Settings(index_threads=-1)
+
+
+@pytest.mark.parametrize(
+    ("configured", "threads", "serving", "expected"),
+    [
+        (0, 0, False, "cpus"),  # builds and the CLI: one run per usable CPU at once
+        (0, 0, True, 1),  # a server: one run at a time
+        (0, 2, False, 1),  # an explicit thread count (a batch worker's share) is not multiplied
+        (3, 0, True, 3),  # an explicit setting always wins
+    ],
+)
+def test_encoder_parallel_runs(configured: int, threads: int, serving: bool, expected: object) -> None:
+    from skillmatch.cpu import cpu_info
+    from skillmatch.encoding.threads import encoder_parallel_runs
+
+    settings = Settings(encoder_parallel_runs=configured, encoder_threads=threads)
+    want = cpu_info()["usable_cpus"] if expected == "cpus" else expected
+    assert encoder_parallel_runs(settings, serving=serving) == want
