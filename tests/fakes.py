@@ -124,3 +124,27 @@ def write_benchmark(path: Path, rows: list[tuple[str, str]]) -> Path:
     )
     frame.to_csv(path, index=False)
     return path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for tests that start a real server)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_health(port: int, *, timeout: float = 60.0, log: Path | None = None) -> None:
+    """Wait until a server on ``port`` answers ``GET /health`` with 200; fail (with its log's tail) otherwise."""
+    import httpx
+
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
+    raise AssertionError(f"server did not start on port {port}: {tail}")

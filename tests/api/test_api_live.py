@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakes import free_port, wait_for_health
 
 from skillmatch.encoding.concurrency import CHECK_EVERY_TEXTS
 
@@ -69,12 +70,6 @@ uvicorn.run(app, host="127.0.0.1", port={port}, log_config=log_config("INFO"), *
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """The server process, its port and its log (stderr)."""
 
@@ -121,7 +116,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("live")
-    port = _free_port()
+    port = free_port()
     code = SERVER.format(
         api=str(HERE),
         tests=str(HERE.parent),
@@ -137,15 +132,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             [sys.executable, "-c", code], stderr=err, env={**os.environ, "HF_HUB_OFFLINE": "1"}
         )
     try:
-        until = time.monotonic() + 60
-        while time.monotonic() < until:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start: " + log.read_text()[-2000:])
+        wait_for_health(port, log=log)
         yield Server(port, proc, log)
     finally:
         proc.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from fakes import free_port, wait_for_health
 
 HERE = Path(__file__).resolve().parent
 SERVER = """
@@ -38,26 +38,12 @@ uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", **uvicorn_o
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_sigterm_during_a_long_request_exits_within_the_bound(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     code = SERVER.format(api=str(HERE), tests=str(HERE.parent), bundle=str(tmp_path / "b"), port=port)
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+        wait_for_health(port)
         threading.Thread(
             target=lambda: httpx.get(f"http://127.0.0.1:{port}/slow", timeout=150), daemon=True
         ).start()
