@@ -42,7 +42,7 @@ def default_crosswalk_file() -> Path | None:
 
 #: The backends encoder_backend=auto may time (see skillmatch.encoding.selection).
 AutoCandidate = Literal["torch", "onnx", "onnx-int8-block", "onnx-int8"]
-_AUTO_CANDIDATES: tuple[AutoCandidate, ...] = ("onnx", "onnx-int8-block", "torch")
+DEFAULT_AUTO_CANDIDATES: tuple[AutoCandidate, ...] = ("onnx", "onnx-int8-block", "torch")
 
 
 class Settings(BaseSettings):
@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         "records the choice and the timings.",
     )
     encoder_auto_candidates: list[AutoCandidate] = Field(
-        default_factory=lambda: list(_AUTO_CANDIDATES),
+        default_factory=lambda: list(DEFAULT_AUTO_CANDIDATES),
         min_length=1,
         description="The backends that encoder_backend=auto times (JSON list in the environment).",
     )

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from skillmatch.config import DEFAULT_AUTO_CANDIDATES
 from skillmatch.cpu import cpu_info, cpu_signature
 from skillmatch.encoding.base import Encoder, ModelLoadError
 
@@ -48,7 +49,7 @@ SELECTION_FORMAT = 1
 
 #: Backends ``auto`` times unless told otherwise (``encoder_auto_candidates``). Dynamic int8 (``onnx-int8``) is
 #: left out: its vectors are further from float32 than :data:`MIN_COSINE` allows for all-MiniLM-L6-v2.
-AUTO_CANDIDATES = ("onnx", "onnx-int8-block", "torch")
+AUTO_CANDIDATES: tuple[str, ...] = DEFAULT_AUTO_CANDIDATES
 
 #: Backends whose vectors are float32's own (the reference of the agreement check), in order of preference.
 FLOAT32_BACKENDS = ("onnx", "torch")
