@@ -8,6 +8,7 @@ HNSW graph is built and its recall@10 against exact search is measured and repor
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -16,6 +17,20 @@ import faiss
 import numpy as np
 
 IndexKind = Literal["auto", "flat", "hnsw"]
+
+#: The OpenMP thread count set with :func:`search_threads` (0: never set; OpenMP's default, one per core).
+_wanted_threads = 0
+#: What this thread last applied. OpenMP's thread count is a per-thread setting: one set in the thread that
+#: started a server does not reach the request threads, whose searches would fork a team of one thread per core
+#: that spins between searches (5 ms of CPU per 5-phrase request on 2 cores, docs/performance.md).
+_applied = threading.local()
+
+
+def _use_wanted_threads() -> None:
+    """Apply the thread count of :func:`search_threads` in the calling thread (once per thread)."""
+    if _wanted_threads and getattr(_applied, "threads", 0) != _wanted_threads:
+        faiss.omp_set_num_threads(_wanted_threads)
+        _applied.threads = _wanted_threads
 
 
 @dataclass
@@ -63,6 +78,7 @@ class VectorIndex:
         """Index ``vectors`` (row i gets id i); returns self."""
         mat = _as_matrix(vectors)
         n, dim = mat.shape
+        _use_wanted_threads()
         kind = self.kind
         if kind == "auto":
             kind = "hnsw" if n > self.exact_limit else "flat"
@@ -113,6 +129,7 @@ class VectorIndex:
         k = max(1, min(k, self.rows)) if self.rows else 1
         if not self.rows or not len(mat):
             return np.zeros((len(mat), k), np.float32), np.full((len(mat), k), -1, np.int64)
+        _use_wanted_threads()
         scores, ids = self.index_.search(mat, k)
         return scores, ids
 
@@ -168,9 +185,15 @@ class VectorIndex:
 
 
 def search_threads(wanted: int = 0) -> int:
-    """Set FAISS's OpenMP thread count for this process (0 leaves it as it is); returns the count in force."""
+    """Set FAISS's OpenMP thread count for this process (0 leaves it as it is); returns the count in force.
+
+    The count reaches every thread that builds or searches a :class:`VectorIndex` afterwards, not only the
+    calling one (OpenMP keeps it per thread; :meth:`VectorIndex.search` applies it in its thread).
+    """
+    global _wanted_threads
     if wanted:
-        faiss.omp_set_num_threads(wanted)
+        _wanted_threads = wanted
+        _use_wanted_threads()
     return int(faiss.omp_get_max_threads())
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import faiss
+import numpy as np
 import pytest
 
 from skillmatch.config import Settings
 from skillmatch.encoding.threads import apply_thread_settings, index_threads
+from skillmatch.index import VectorIndex, search_threads
 
 
 def test_auto_means_one_thread_when_serving_and_the_default_otherwise() -> None:
@@ -30,8 +33,30 @@ def test_apply_sets_faiss_threads_and_the_servers_switch_interval() -> None:
         assert apply_thread_settings(Settings(index_threads=2)) == {"faiss": 2}  # not a server: left alone
         assert sys.getswitchinterval() == pytest.approx(interval)
     finally:
-        faiss.omp_set_num_threads(before)
+        search_threads(before)
         sys.setswitchinterval(interval)
+
+
+def test_the_thread_count_reaches_threads_that_search_later() -> None:
+    """OpenMP keeps the count per thread: a server sets it at start-up, its request threads search."""
+    before = faiss.omp_get_max_threads()
+    wanted = before + 1  # differs from what a new thread starts with
+    index = VectorIndex(kind="flat").build(np.eye(4, dtype=np.float32))
+    seen: dict[str, int] = {}
+
+    def request_thread() -> None:
+        seen["before search"] = faiss.omp_get_max_threads()
+        index.search(np.eye(4, dtype=np.float32)[:1], 2)
+        seen["after search"] = faiss.omp_get_max_threads()
+
+    try:
+        search_threads(wanted)
+        worker = threading.Thread(target=request_thread)
+        worker.start()
+        worker.join()
+        assert seen == {"before search": before, "after search": wanted}
+    finally:
+        search_threads(before)
 
 
 def test_negative_threads_are_refused() -> None:
