@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -64,6 +65,8 @@ def one_build(
         "encoder_load_s": round(load_s, 2),
         "total_s": round(total, 1),
         "encoder_stats": dict(encoder.stats),
+        # the process's peak so far: the build's own peak for the first build of a process (one N, --no-warm)
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "load_before": before,
         "load_after": after,
     }

@@ -23,7 +23,7 @@ from skillmatch.encoding.disk_cache import text_key
 from skillmatch.linking import linker as linking_module
 from skillmatch.linking import phrases as phrases_module
 from skillmatch.linking import vocabulary as vocabulary_module
-from skillmatch.linking.linker import LinkedSkill, SkillLinker
+from skillmatch.linking.linker import LINK_PASS_TEXTS, LinkedSkill, SkillLinker
 
 _CHUNK = 900  # stays below SQLite's default limit of bound variables
 _FORMAT = 1
@@ -122,10 +122,18 @@ def link_cached(
         return linker.link(texts, progress=progress)
     found = cache.get_many(texts)
     todo = list(dict.fromkeys(t for t in texts if t not in found))
-    if todo:
-        new = dict(zip(todo, linker.link(todo, progress=progress), strict=True))
+    # one linker pass at a time, stored as soon as it is linked: a build that stops keeps what it linked
+    for start in range(0, len(todo), LINK_PASS_TEXTS):
+        part = todo[start : start + LINK_PASS_TEXTS]
+        step = None
+        if progress is not None:
+
+            def step(done: int, total: int, start: int = start) -> None:
+                progress(start + done, len(todo))
+
+        new = dict(zip(part, linker.link(part, progress=step), strict=True))
         cache.put_many(new)
         found.update(new)
-    elif progress is not None:
+    if not todo and progress is not None:
         progress(len(texts), len(texts))
     return [list(found[t]) for t in texts]

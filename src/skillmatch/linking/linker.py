@@ -42,6 +42,11 @@ LABEL_COLUMNS = ["concept_id", "text", "kind"]
 #: Segments whose lexical similarities are computed at once (bounds the memory of the sparse result).
 _LEXICAL_CHUNK = 1024
 
+#: Texts :meth:`SkillLinker.link` links in one pass. A pass holds every segment of its texts with its vector and
+#: candidate hits, so memory grew with the texts of one call (100,000 postings at once passed 10 GB); in passes of
+#: this many it stays bounded, and a segment seen in an earlier pass comes back from the encoder's caches.
+LINK_PASS_TEXTS = 1000
+
 #: Words of the lexical matcher: letters/digits, keeping ``+`` and ``#`` inside words (C++, C#).
 _TOKEN_PATTERN = r"(?u)\w[\w+#]*"
 
@@ -467,12 +472,33 @@ class SkillLinker:
         min_score: float | None = None,
         progress: ProgressFn | None = None,
     ) -> list[list[LinkedSkill]]:
-        """Link each text to its best concepts, best first (same order and length as ``texts``)."""
+        """Link each text to its best concepts, best first (same order and length as ``texts``).
+
+        Texts are linked in passes of :data:`LINK_PASS_TEXTS`; ``progress`` gets ``(texts done, texts)``.
+        """
         top_k = self.top_k if top_k is None else top_k
         threshold = self.min_score if min_score is None else min_score
+        out: list[list[LinkedSkill]] = []
+        for start in range(0, len(texts), LINK_PASS_TEXTS):
+            part = texts[start : start + LINK_PASS_TEXTS]
+            step = None
+            if progress is not None:
+
+                def step(done: int, total: int, start: int = start, size: int = len(part)) -> None:
+                    progress(start + (size * done // total if total else size), len(texts))
+
+            out.extend(self._link_pass(part, top_k, threshold, step))
+        return out
+
+    def _link_pass(
+        self, texts: Sequence[str], top_k: int, threshold: float, progress: ProgressFn | None
+    ) -> list[list[LinkedSkill]]:
+        """One pass of :meth:`link`: the texts' distinct segments encoded and searched at once."""
         per_text = [self.parts(t) for t in texts]
         flat = [seg for parts in per_text for seg, _ in parts]
         if not flat:
+            if progress is not None:
+                progress(len(texts), len(texts))
             return [[] for _ in texts]
         parents = [parent for parts in per_text for _, parent in parts] if self.context_weight else []
         hits = self._search_segments(list(dict.fromkeys(flat)), progress, parents)

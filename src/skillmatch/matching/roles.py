@@ -304,7 +304,9 @@ class RoleCatalog:
         # per-role answers as plain Python, computed for every role at once (about 0.1 s for ESCO's 3,000 roles): a
         # request reads them for every role it names, and a pandas row lookup costs about 0.5 ms each time
         self._info = {
-            str(record["id"]): {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
+            str(record["id"]): {
+                k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()
+            }
             for record in self.roles.to_dict("records")
         }
         self._profile_rows: dict[str, list[tuple[str, float, str | None]]] = {}

@@ -54,6 +54,34 @@ def test_second_run_takes_links_from_the_cache(tmp_path: Path) -> None:
     assert sum(encoder.calls) >= 1 and len(cache) == 4
 
 
+def test_links_are_stored_pass_by_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that stops half way keeps the passes it finished: the next run links only the rest."""
+    encoder = HashingEncoder()
+    linker = make_linker(encoder)
+    texts = [f"{t} ({n})" for n, t in enumerate(TEXTS * 2) if t]
+    expected = linker.link(texts)
+    monkeypatch.setattr(link_cache, "LINK_PASS_TEXTS", 2)
+    cache = LinkCache(tmp_path, linker_signature(linker, encoder.fingerprint))
+    calls = 0
+
+    def stop_after_two_passes(part: list[str], **kwargs: object) -> list[list[object]]:
+        nonlocal calls
+        calls += 1
+        if calls > 2:
+            raise KeyboardInterrupt
+        return SkillLinker.link(linker, part, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(linker, "link", stop_after_two_passes)
+    with pytest.raises(KeyboardInterrupt):
+        link_cached(linker, texts, cache)
+    assert len(LinkCache(tmp_path, linker_signature(linker, encoder.fingerprint))) == 4
+    monkeypatch.undo()
+    assert (
+        link_cached(linker, texts, LinkCache(tmp_path, linker_signature(linker, encoder.fingerprint)))
+        == expected
+    )
+
+
 def test_without_a_cache_it_links() -> None:
     linker = make_linker(HashingEncoder())
     assert link_cached(linker, TEXTS, None) == linker.link(TEXTS)

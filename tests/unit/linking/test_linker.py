@@ -228,3 +228,27 @@ def test_lexical_similarities_in_chunks_give_the_same_links(monkeypatch: pytest.
     monkeypatch.setattr(linking, "_LEXICAL_CHUNK", 2)
     chunked = make_linker(encoder, lexical_weight=0.3, ngram_max_words=6).link(texts, min_score=-1, top_k=4)
     assert chunked == whole
+
+
+def test_long_lists_are_linked_in_passes_with_the_same_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded by the pass, not by the list: each pass encodes only its own texts' segments."""
+    encoder = HashingEncoder()
+    texts = [
+        "Python programming, Excel and SQL skills",
+        "nursing care; patient care",
+        "structured query language",
+        "",
+        "microsoft excel for reports",
+    ]
+    linker = make_linker(encoder, lexical_weight=0.3, ngram_max_words=6)
+    whole = linker.link(texts, min_score=-1, top_k=4)
+    monkeypatch.setattr(linking, "LINK_PASS_TEXTS", 2)
+    encoder.calls.clear()
+    seen: list[tuple[int, int]] = []
+    passes = linker.link(
+        texts, min_score=-1, top_k=4, progress=lambda done, total: seen.append((done, total))
+    )
+    assert passes == whole
+    assert len(encoder.calls) == 3  # one encoder call per pass of at most 2 texts
+    assert seen[-1] == (5, 5) and all(total == 5 for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
