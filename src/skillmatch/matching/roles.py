@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import AgglomerativeClustering
 
 from skillmatch.index import VectorIndex
@@ -116,6 +118,71 @@ def assign_postings(
     return assignments, roles, pd.DataFrame(cluster_labels, columns=ROLE_LABEL_COLUMNS)
 
 
+#: Distinct unmatched titles up to which they are clustered with full average linkage (its pairwise distances
+#: take n^2 / 2 floats: 100 MB at 5,000 titles). Above it, a title is only merged along its nearest neighbours'
+#: edges (:func:`_neighbour_graph`), so memory grows with n instead of n^2.
+EXACT_CLUSTER_TITLES = 5000
+
+#: Nearest neighbours per title in the graph that bounds the clustering of many titles.
+CLUSTER_NEIGHBOURS = 15
+
+
+def _neighbour_graph(vectors: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Symmetric k-nearest-neighbour graph (cosine, unit vectors) of ``vectors``, as a sparse adjacency matrix."""
+    index = VectorIndex(kind="auto").build(vectors)
+    _, hits = index.search(vectors, min(k + 1, len(vectors)))
+    rows = np.repeat(np.arange(len(vectors)), hits.shape[1])
+    cols = hits.ravel()
+    keep = (cols >= 0) & (cols != rows)
+    graph = sparse.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.int8), (rows[keep], cols[keep])),
+        shape=(len(vectors), len(vectors)),
+    )
+    return (graph + graph.T).tocsr()
+
+
+def _average_linkage(
+    vectors: np.ndarray, params: RoleParams, connectivity: sparse.csr_matrix | None = None
+) -> np.ndarray:
+    """Average-linkage cluster ids on cosine distance, cut at ``1 - cluster_threshold``.
+
+    With ``connectivity``, only clusters joined by one of its edges are merged.
+    """
+    if len(vectors) == 1:
+        return np.zeros(1, dtype=int)
+    return np.asarray(
+        AgglomerativeClustering(
+            n_clusters=None,
+            metric="cosine",
+            linkage="average",
+            distance_threshold=1.0 - params.cluster_threshold,
+            connectivity=connectivity,
+        ).fit_predict(vectors)
+    )
+
+
+def _cluster_labels(vectors: np.ndarray, params: RoleParams) -> np.ndarray:
+    """Cluster ids of unit vectors: average linkage on cosine distance, cut at ``1 - cluster_threshold``.
+
+    Up to :data:`EXACT_CLUSTER_TITLES` vectors every pair counts. Above, vectors are linked to their
+    :data:`CLUSTER_NEIGHBOURS` nearest neighbours; each connected part of that graph is clustered on its own (all
+    pairs when it is small enough, else only along the graph's edges), so memory grows with n, not n^2.
+    """
+    if len(vectors) <= EXACT_CLUSTER_TITLES:
+        return _average_linkage(vectors, params)
+    graph = _neighbour_graph(vectors, CLUSTER_NEIGHBOURS)
+    count, component = connected_components(graph, directed=False)
+    labels = np.empty(len(vectors), dtype=int)
+    offset = 0
+    for part in range(count):
+        members = np.flatnonzero(component == part)
+        edges = graph[members][:, members] if len(members) > EXACT_CLUSTER_TITLES else None
+        found = _average_linkage(vectors[members], params, edges)
+        labels[members] = found + offset
+        offset += int(found.max()) + 1
+    return labels
+
+
 def _cluster_titles(
     unmatched: list[tuple[str, str, np.ndarray]], params: RoleParams
 ) -> tuple[
@@ -123,23 +190,30 @@ def _cluster_titles(
     list[tuple[str, str, str, list[float]]],
     list[tuple[str, str, float, str]],
 ]:
-    """Group unmatched titles by similarity (average-linkage, cosine) into roles of their own."""
+    """Group unmatched titles by similarity (average-linkage, cosine) into roles of their own.
+
+    Each distinct title is clustered once (postings that share a title share its vector and its role), so
+    100,000 postings with a few hundred titles cluster as a few hundred points.
+    """
     if not unmatched:
         return [], [], []
     vectors = np.stack([v for _, _, v in unmatched])
-    if len(unmatched) == 1:
-        labels = np.zeros(1, dtype=int)
-    else:
-        labels = AgglomerativeClustering(
-            n_clusters=None,
-            metric="cosine",
-            linkage="average",
-            distance_threshold=1.0 - params.cluster_threshold,
-        ).fit_predict(vectors)
-    roles, role_labels, rows = [], [], []
+    first_of: dict[str, int] = {}
+    for i, (_, title, _) in enumerate(unmatched):
+        first_of.setdefault(title, i)
+    distinct = list(first_of.values())
+    distinct_labels = _cluster_labels(vectors[distinct], params)
+    label_of = {unmatched[i][1]: int(c) for i, c in zip(distinct, distinct_labels, strict=True)}
+    labels = np.array([label_of[title] for _, title, _ in unmatched], dtype=int)
+    members_of: dict[int, list[int]] = {}
+    for i, cluster in enumerate(labels.tolist()):
+        members_of.setdefault(cluster, []).append(i)
+    roles: list[tuple[str, str, str, str]] = []
+    role_labels: list[tuple[str, str, str, list[float]]] = []
+    rows: list[tuple[str, str, float, str]] = []
     used: set[str] = set()
-    for cluster in sorted(set(labels.tolist())):
-        members = [i for i, c in enumerate(labels) if c == cluster]
+    for cluster in sorted(members_of):
+        members = members_of[cluster]
         titles = Counter(unmatched[i][1].lower() for i in members)
         top = sorted(titles.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
         label = next(unmatched[i][1] for i in members if unmatched[i][1].lower() == top)
@@ -151,11 +225,13 @@ def _cluster_titles(
         centroid /= np.linalg.norm(centroid) or 1.0
         roles.append((rid, label, "postings", f"Role grouped from {len(members)} posting title(s)."))
         for text in sorted({unmatched[i][1] for i in members}):
-            vec = vectors[next(i for i in members if unmatched[i][1] == text)]
+            vec = vectors[first_of[text]]
             role_labels.append((rid, text, "title", vec.astype(float).tolist()))
-        for i in members:
-            confidence = float(np.dot(vectors[i], centroid))
-            rows.append((unmatched[i][0], rid, round(confidence, 4), "cluster"))
+        confidence = vectors[members] @ centroid
+        rows.extend(
+            (unmatched[i][0], rid, round(float(c), 4), "cluster")
+            for i, c in zip(members, confidence, strict=True)
+        )
     return roles, role_labels, rows
 
 
