@@ -236,6 +236,7 @@ def _link_table(
     owner_column: str,
     explicit: bool = False,
     levels: list[str | None] | None = None,
+    evidence: list[str] | None = None,
     progress: BuildProgress | None = None,
     stage: str = "",
     cache: LinkCache | None = None,
@@ -243,6 +244,8 @@ def _link_table(
     """Link texts (or normalise explicit skill phrases) and return one row per (owner, skill) hit.
 
     ``levels`` (one per text) fills the ``level`` column: the level the owner teaches (or asks for) the skill at.
+    ``evidence`` (one per text; default: the texts) fills the ``evidence`` column, ``phrase`` gets the segment
+    that matched.
     """
     if not texts:
         return pd.DataFrame(columns=[owner_column, *LINK_COLUMNS])
@@ -250,8 +253,8 @@ def _link_table(
     results = linker.normalise(texts) if explicit else link_cached(linker, texts, cache, progress=step)
     levels = levels or [None] * len(texts)
     rows = [
-        (owner, s.id, s.score, text, s.evidence, source, level)
-        for owner, text, level, found in zip(owner_ids, texts, levels, results, strict=True)
+        (owner, s.id, s.score, shown, s.evidence, source, level)
+        for owner, shown, level, found in zip(owner_ids, evidence or texts, levels, results, strict=True)
         for s in found
     ]
     return pd.DataFrame(rows, columns=[owner_column, *LINK_COLUMNS])
@@ -373,8 +376,11 @@ def link_postings(
 ) -> pd.DataFrame:
     """Posting–skill links from title + description and from explicit skill lists.
 
-    Postings already in ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again.
+    A link's ``evidence`` is the posting's title, not its text (the postings table has that; a copy in every
+    link row took gigabytes for 100,000 postings); ``phrase`` is the segment that matched. Postings already in
+    ``cache`` (:mod:`skillmatch.linking.link_cache`) are not linked again.
     """
+    titles = [str(t) if isinstance(t, str) else "" for t in postings["title"]]
     texts = [
         "\n".join(str(x) for x in (title, desc) if isinstance(x, str) and x.strip())
         for title, desc in zip(postings["title"], postings["description"], strict=True)
@@ -384,6 +390,7 @@ def link_postings(
         postings["id"].tolist(),
         texts,
         "text",
+        evidence=titles,
         owner_column="posting_id",
         progress=progress,
         stage="link postings",

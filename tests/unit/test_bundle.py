@@ -104,8 +104,12 @@ def test_build_and_load_round_trip(tmp_path: Path, inputs: BuildInputs) -> None:
     assert {"c:sql", "c:excel", "c:python"} <= c1
     explicit = links[(links.credential_id == "C1") & (links.skill_id == "c:python")]
     assert explicit["source"].tolist() == ["explicit"]
-    post = set(loaded.bundle.posting_skills[loaded.bundle.posting_skills.posting_id == "P1"].skill_id)
-    assert {"c:sql", "c:excel", "c:python"} <= post
+    p1 = loaded.bundle.posting_skills[loaded.bundle.posting_skills.posting_id == "P1"]
+    assert {"c:sql", "c:excel", "c:python"} <= set(p1.skill_id)
+    # a text link shows the posting's title and the segment that matched, not a copy of the whole text
+    from_text = p1[p1.source == "text"]
+    assert set(from_text["evidence"]) == {"Data analyst"}
+    assert all(phrase in "Data analyst\nYou know SQL and Excel" for phrase in from_text["phrase"])
     assert loaded.bundle.credentials.loc[0, "learning_outcomes"] == [
         "Query data with SQL",
         "Clean data with Excel",
