@@ -43,9 +43,12 @@ def cpu_label(report: dict[str, Any]) -> str:
 
 def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     """Three panels: requests/s (new, repeat, ceiling), new/ceiling, p99 latency, against concurrency."""
-    fig, (rate_ax, ratio_ax, p99_ax) = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, (rate_ax, ratio_ax, p99_ax) = plt.subplots(1, 3, figsize=(15, 5.6))
+    cpus = {cpu_label(report) for _, report in reports}
+    shared_cpu = len(cpus) == 1
     for name, report in reports:
-        label = f"{name} ({cpu_label(report)}, {report['encoder']['backend']})"
+        machine = "" if shared_cpu else f"{cpu_label(report)}, "
+        label = f"{name} ({machine}{report['encoder']['backend']})"
         phases = report["phases"]
         for kind, style in (("recommendations/new", "-o"), ("recommendations/repeat", "--s")):
             rows = sorted((p["concurrency"], p) for p in phases if p["name"] == kind)
@@ -81,8 +84,10 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     ratio_ax.set_ylim(0, 1.1)
+    if shared_cpu:
+        fig.suptitle(next(iter(cpus)), fontsize=10)
     fig.tight_layout()
     path = out / "performance-load.png"
     fig.savefig(path, dpi=110)
@@ -92,7 +97,7 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
 
 def plot_build(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     """Build seconds against postings (log-log), one line per phase, and the cold build's stages stacked."""
-    fig, (total_ax, stage_ax) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (total_ax, stage_ax) = plt.subplots(1, 2, figsize=(12, 5.8))
     for name, report in reports:
         runs = report["runs"]
         for phase, style in (("cold", "-o"), ("warm", "--s"), ("pack", ":^")):
@@ -115,10 +120,10 @@ def plot_build(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     total_ax.set_ylabel("seconds (wall)")
     total_ax.set_title("Full-ESCO build time against postings", fontsize=10)
     total_ax.grid(alpha=0.3, which="both")
-    total_ax.legend(fontsize=6)
+    total_ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     stage_ax.set_xlabel("postings")
     stage_ax.set_ylabel("seconds")
-    stage_ax.legend(fontsize=6)
+    stage_ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     fig.tight_layout()
     path = out / "performance-build.png"
     fig.savefig(path, dpi=110)
