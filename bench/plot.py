@@ -98,6 +98,9 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
 def plot_build(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     """Build seconds against postings (log-log), one line per phase, and the cold build's stages stacked."""
     fig, (total_ax, stage_ax) = plt.subplots(1, 2, figsize=(12, 5.8))
+    all_stages = sorted({s for _, rep in reports for r in rep["runs"] for s in r["timings_s"]})
+    colours = {stage: plt.get_cmap("tab10")(i % 10) for i, stage in enumerate(all_stages)}
+    labelled: set[str] = set()
     for name, report in reports:
         runs = report["runs"]
         for phase, style in (("cold", "-o"), ("warm", "--s"), ("pack", ":^")):
@@ -111,9 +114,11 @@ def plot_build(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
             bottom = [0.0] * len(cold)
             for stage in stages:
                 values = [r["timings_s"].get(stage, 0.0) for _, r in cold]
-                stage_ax.bar(xs, values, bottom=bottom, label=stage)
+                label = None if stage in labelled else stage
+                labelled.add(stage)
+                stage_ax.bar(xs, values, bottom=bottom, label=label, color=colours[stage])
                 bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-            stage_ax.set_title(f"Cold build by stage: {name}", fontsize=9)
+    stage_ax.set_title(f"Cold build by stage: {', '.join(name for name, _ in reports)}", fontsize=9)
     total_ax.set_xscale("log")
     total_ax.set_yscale("log")
     total_ax.set_xlabel("postings")
