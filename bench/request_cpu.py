@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import cpu_line, machine
+from common import cpu_line, machine, print_table
 from load import PhraseMaker, _roles_and_labels, recommendation_payloads
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -165,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{report['requests']} {args.mode} recommendations of {args.skills} phrases, one at a time, in-process: "
         f"{report['process_cpu_ms_per_request']} ms of CPU each"
     )
-    print("by thread (ms per request):")
-    for kind, ms in report["threads_cpu_ms_per_request"].items():
-        print(f"  {kind:<40} {ms:>7.2f}")
-    print("inside calls (thread CPU, ms per request):")
-    for label, ms in report["calls_cpu_ms_per_request"].items():
-        print(f"  {label:<40} {ms:>7.2f}")
+    print_table(
+        ["thread", "CPU ms per request"],
+        [[kind, f"{ms:.2f}"] for kind, ms in report["threads_cpu_ms_per_request"].items()],
+    )
+    print_table(
+        ["inside calls (thread CPU)", "ms per request"],
+        [[label, f"{ms:.2f}"] for label, ms in report["calls_cpu_ms_per_request"].items()],
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
