@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 
 import faiss
 import numpy as np
 import pytest
 
+from skillmatch import index as index_module
 from skillmatch.config import Settings
 from skillmatch.encoding.threads import apply_thread_settings, index_threads
 from skillmatch.index import VectorIndex, search_threads
@@ -37,10 +39,17 @@ def test_apply_sets_faiss_threads_and_the_servers_switch_interval() -> None:
         sys.setswitchinterval(interval)
 
 
-def test_the_thread_count_reaches_threads_that_search_later() -> None:
+def test_the_thread_count_reaches_threads_that_search_later(monkeypatch: pytest.MonkeyPatch) -> None:
     """OpenMP keeps the count per thread: a server sets it at start-up, its request threads search."""
-    before = faiss.omp_get_max_threads()
-    wanted = before + 1  # differs from what a new thread starts with
+
+    def in_new_thread(work: Callable[[], None]) -> None:
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+
+    fresh: list[int] = []
+    in_new_thread(lambda: fresh.append(faiss.omp_get_max_threads()))  # what a new thread starts with
+    wanted = fresh[0] + 1
     index = VectorIndex(kind="flat").build(np.eye(4, dtype=np.float32))
     seen: dict[str, int] = {}
 
@@ -49,14 +58,14 @@ def test_the_thread_count_reaches_threads_that_search_later() -> None:
         index.search(np.eye(4, dtype=np.float32)[:1], 2)
         seen["after search"] = faiss.omp_get_max_threads()
 
+    main_thread = faiss.omp_get_max_threads()
+    monkeypatch.setattr(index_module, "_wanted_threads", index_module._wanted_threads)  # restored afterwards
     try:
         search_threads(wanted)
-        worker = threading.Thread(target=request_thread)
-        worker.start()
-        worker.join()
-        assert seen == {"before search": before, "after search": wanted}
+        in_new_thread(request_thread)
+        assert seen == {"before search": fresh[0], "after search": wanted}
     finally:
-        search_threads(before)
+        faiss.omp_set_num_threads(main_thread)
 
 
 def test_negative_threads_are_refused() -> None:
