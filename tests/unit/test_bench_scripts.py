@@ -1,7 +1,8 @@
-"""The load benchmark's request makers: "new" phrases are never repeated nor labels; "repeat" ones come back."""
+"""The benchmark scripts: the load test's request makers and ratios, and its lean HTTP client."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from collections import Counter
@@ -89,3 +90,59 @@ def test_ratios_against_the_encoder_ceiling(load_bench: ModuleType) -> None:
     assert rows[8]["meets"] == {"new_vs_ceiling": True, "p99_over_mean": True, "repeat_over_new": True}
     assert rows[1]["new_vs_ceiling"] == 0.333 and rows[1]["repeat_over_new"] is None
     assert rows[1]["meets"] == {"new_vs_ceiling": False, "p99_over_mean": True, "repeat_over_new": False}
+
+
+@pytest.fixture(scope="module")
+def rawhttp(load_bench: ModuleType) -> ModuleType:
+    return sys.modules["rawhttp"]  # imported by load.py
+
+
+async def _serve(answers: list[bytes], seen: list[bytes]) -> tuple[asyncio.Server, int]:
+    """A server that reads one request per answer and writes the answers in turn (b"" closes the connection)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            answer = answers.pop(0)
+            if not answer:  # closes without answering, as a keep-alive timeout does
+                writer.close()
+                return
+            seen.append(await reader.readexactly(length))
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def test_the_lean_client_reads_lengths_chunks_and_reconnects(rawhttp: ModuleType) -> None:
+    answers = [
+        b'HTTP/1.1 200 OK\r\ncontent-length: 7\r\ncontent-type: application/json\r\n\r\n{"a":1}',
+        b"HTTP/1.1 422 Unprocessable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+        b"",  # the server drops the idle connection: the request goes again on a new one
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ]
+    seen: list[bytes] = []
+
+    async def scenario() -> list[tuple[int, bytes]]:
+        server, port = await _serve(answers, seen)
+        async with server:
+            connection = rawhttp.Connection("127.0.0.1", port, timeout=5)
+            out = [await connection.post_json("/x", f'{{"n":{i}}}'.encode()) for i in range(3)]
+            await connection.close()
+            return out
+
+    assert asyncio.run(scenario()) == [(200, b'{"a":1}'), (422, b"abcde"), (200, b"ok")]
+    assert seen == [b'{"n":0}', b'{"n":1}', b'{"n":2}']  # the dropped request was sent again, once
+
+
+def test_the_lean_client_names_an_answer_that_is_not_http(rawhttp: ModuleType) -> None:
+    async def scenario() -> None:
+        server, port = await _serve([b"SSH-2.0-OpenSSH\r\n\r\n"], [])
+        async with server:
+            with pytest.raises(rawhttp.HttpError, match=r"not an HTTP/1\.x status line"):
+                await rawhttp.Connection("127.0.0.1", port, timeout=5).post_json("/x", b"{}")
+
+    asyncio.run(scenario())
