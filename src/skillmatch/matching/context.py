@@ -16,6 +16,7 @@ import numpy as np
 from skillmatch.bundle import Bundle
 from skillmatch.currencies import RateTable, rate_table
 from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.lru import LRU
 from skillmatch.linking.linker import SkillLinker
 from skillmatch.matching.roles import RoleCatalog
 from skillmatch.matching.skillspace import SkillSpace, SpaceParams
@@ -25,6 +26,9 @@ from skillmatch.schema import LEVEL_RANK, looks_like_id
 #: (:mod:`skillmatch.currencies`; override in MatchParams or with ``SKILLMATCH_FX_RATES_FILE``).
 DEFAULT_FX_TO_EUR: dict[str, float] = dict(rate_table().pairs())
 
+
+#: Sets of profile skills (in practice: roles and role mixes) whose credential relevance is kept.
+RELEVANCE_CACHE = 4096
 
 #: The fields of a credential shown in recommendations and search results.
 CREDENTIAL_SUMMARY_FIELDS = (
@@ -154,6 +158,33 @@ class MatchContext:
         for cid, sid, level in zip(pre["credential_id"], pre["skill_id"], pre["level"], strict=True):
             self.requirements[cid].append((str(sid), LEVEL_RANK.get(str(level), 1)))
         self.fx = dict(self.params.fx_to_eur)
+        #: credential id -> the sum of its link scores (what :meth:`relevance` divides by)
+        self._link_totals = {cid: sum(s for _, s, _ in found) for cid, found in self.credential_links.items()}
+        self._teachers: dict[tuple[str, int], list[tuple[str, float, str, str, str]]] = {}
+        #: a set of profile skills -> (credential id -> relevance so far, skill -> best credit towards the set)
+        self._relevance: LRU[frozenset[str], tuple[dict[str, float], dict[str, float]]] = LRU(RELEVANCE_CACHE)
+
+    def teachers(self, skill_id: str, required_rank: int) -> list[tuple[str, float, str, str, str]]:
+        """What each credential that teaches ``skill_id`` or a related skill brings it to, learner aside.
+
+        One ``(credential id, reached, outcome evidence, taught skill id, match kind)`` per credential link of
+        each related skill (see :func:`~skillmatch.matching.recommend.credential_coverage`), ``reached`` being
+        ``credit * strength(link score) * min(1, rank taught / required_rank)``. Computed once per skill and
+        required rank: none of it depends on the learner.
+        """
+        key = (skill_id, required_rank)
+        found = self._teachers.get(key)
+        if found is None:
+            partial = self.params.partial_factor
+            found = []
+            for rel in self.space.related([skill_id])[skill_id]:
+                credit = rel.credit if rel.kind == "exact" else rel.credit * partial
+                for cid, score, evidence in self.credentials_by_skill.get(rel.other, []):
+                    taught = self.taught_rank.get((cid, rel.other), required_rank)
+                    reached = credit * self.strength(score) * min(1.0, taught / required_rank)
+                    found.append((cid, reached, evidence, rel.other, rel.kind))
+            self._teachers[key] = found
+        return found
 
     def strength(self, link_score: float) -> float:
         """How fully a credential teaches a skill it links to at ``link_score`` (1.0 from ``strong_link`` up)."""
@@ -166,16 +197,27 @@ class MatchContext:
         see :mod:`skillmatch.matching.skillspace`). 1.0: everything it teaches is on target; 0.0: nothing is.
         """
         skills = list(dict.fromkeys(profile_skills))
-        near: dict[str, float] = {}
-        for relations in self.space.related(skills).values():
-            for rel in relations:
-                near[rel.other] = max(near.get(rel.other, 0.0), rel.credit)
+        key = frozenset(skills)
+        known = self._relevance.get_many([key]).get(key)
+        if known is None:
+            # a role's profile asks this for each of its learners: the values are kept per set of skills
+            near: dict[str, float] = {}
+            for relations in self.space.related(skills).values():
+                for rel in relations:
+                    near[rel.other] = max(near.get(rel.other, 0.0), rel.credit)
+            known = ({}, near)
+            self._relevance.put_many({key: known})
+        # the values only grow, each computed the same way by whichever thread gets there first
+        values, near = known
         out: dict[str, float] = {}
         for cid in credential_ids:
-            links = self.credential_links.get(cid, [])
-            total = sum(score for _, score, _ in links)
-            on = sum(score * near.get(sid, 0.0) for sid, score, _ in links)
-            out[cid] = round(on / total, 4) if total else 0.0
+            value = values.get(cid)
+            if value is None:
+                links = self.credential_links.get(cid, [])
+                total = self._link_totals.get(cid, 0)
+                on = sum(score * near.get(sid, 0.0) for sid, score, _ in links)
+                value = values[cid] = round(on / total, 4) if total else 0.0
+            out[cid] = value
         return out
 
     def check_currency(self, code: str) -> str:

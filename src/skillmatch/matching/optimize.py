@@ -388,15 +388,22 @@ def remaining_gap(
     held_set = _as_id_set(held, "held")
     members += [candidates_by_id[h] for h in held_set if h in candidates_by_id]
     blocked = _as_id_set(infeasible, "infeasible")
-    ranked = sorted(candidates_by_id.values(), key=lambda c: c.id)
+    # the best cover of each gap skill among the open and among the blocked candidates: the first by id of the
+    # highest degree (one pass over all coverage entries instead of one per skill)
+    best: dict[bool, dict[str, tuple[float, str | None]]] = {False: {}, True: {}}
+    for candidate in sorted(candidates_by_id.values(), key=lambda c: c.id):
+        group = best[candidate.id in blocked]
+        for skill, degree in candidate.coverage.items():
+            if degree > group.get(skill, (0.0, None))[0]:
+                group[skill] = (degree, candidate.id)
     out: list[RemainingGap] = []
     for skill, weight in weights.items():
         achieved = max((c.coverage.get(skill, 0.0) for c in members), default=0.0)
         remaining = weight * (1.0 - achieved)
         if remaining <= 0:
             continue
-        best_open = _best_cover(skill, (c for c in ranked if c.id not in blocked))
-        best_blocked = _best_cover(skill, (c for c in ranked if c.id in blocked))
+        best_open = best[False].get(skill, (0.0, None))
+        best_blocked = best[True].get(skill, (0.0, None))
         best_possible = max(best_open[0], best_blocked[0])
         if best_open[0] > achieved:
             reason, best_id = GapReason.NOT_SELECTED, best_open[1]
@@ -467,6 +474,8 @@ def solve(
 
 
 def _is_real(value: object) -> bool:
+    if type(value) is float:  # the common case, without the abstract-class check (it is on every degree)
+        return not math.isnan(value)
     return isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(float(value))
 
 
@@ -505,15 +514,6 @@ def _index_candidates(candidates: Iterable[Candidate]) -> dict[str, Candidate]:
     return by_id
 
 
-def _best_cover(skill: str, candidates: Iterable[Candidate]) -> tuple[float, str | None]:
-    best: tuple[float, str | None] = (0.0, None)
-    for candidate in candidates:
-        degree = candidate.coverage.get(skill, 0.0)
-        if degree > best[0]:
-            best = (degree, candidate.id)
-    return best
-
-
 @dataclass
 class _Problem:
     """Dense arrays over the relevant candidates (rows, in topological order) and gap skills (columns)."""
@@ -534,6 +534,15 @@ class _Problem:
     anchors: np.ndarray  # (n,) bool: rows that cover some gap skill (options are anchored on them)
     id_rank: np.ndarray  # (n,) rank of each row's id in sorted order (for deterministic tie-breaks)
     held: set[str]
+    cap: np.ndarray = field(init=False)  # (3,) limits plus round-off slack: what :meth:`fits` compares with
+    divided_limits: list[int] = field(init=False)  # dimensions with a finite limit > 0 (cost: use / limit)
+    zero_limits: list[int] = field(init=False)  # dimensions with a limit of 0 (any use costs infinitely)
+
+    def __post_init__(self) -> None:
+        finite = np.isfinite(self.limits)
+        self.cap = self.limits + _REL_TOL * np.maximum(1.0, np.where(finite, self.limits, 1.0))
+        self.divided_limits = [d for d in range(3) if finite[d] and self.limits[d] > 0]
+        self.zero_limits = [d for d in range(3) if self.limits[d] == 0]
 
     @property
     def size(self) -> int:
@@ -560,11 +569,16 @@ class _Problem:
         column = {s: k for k, s in enumerate(skills)}
         weights = np.array([weights_by_skill[s] for s in skills], dtype=float)
 
+        rows: dict[str, np.ndarray] = {}
+
         def row(candidate: Candidate) -> np.ndarray:
-            vector = np.zeros(len(skills))
-            for skill, degree in candidate.coverage.items():
-                if skill in column:
-                    vector[column[skill]] = degree
+            vector = rows.get(candidate.id)
+            if vector is None:
+                vector = np.zeros(len(skills))
+                for skill, degree in candidate.coverage.items():
+                    if skill in column:
+                        vector[column[skill]] = degree
+                rows[candidate.id] = vector
             return vector
 
         base = np.zeros(len(skills))
@@ -628,19 +642,15 @@ class _Problem:
 
     def fits(self, used: np.ndarray) -> np.ndarray:
         """Whether usage rows (..., 3) are within all limits (with round-off slack)."""
-        slack = _REL_TOL * np.maximum(1.0, np.where(np.isfinite(self.limits), self.limits, 1.0))
-        return np.all(used <= self.limits + slack, axis=-1)
+        return np.all(used <= self.cap, axis=-1)
 
     def normalised_cost(self, option_use: np.ndarray) -> np.ndarray:
         """Sum over the active budgets of use / limit, plus :data:`EPSILON`."""
         total = np.full(option_use.shape[0], EPSILON)
-        for d, limit in enumerate(self.limits):
-            if math.isinf(limit):
-                continue
-            if limit > 0:
-                total += option_use[:, d] / limit
-            else:
-                total += np.where(option_use[:, d] > 0, np.inf, 0.0)
+        for d in self.divided_limits:
+            total += option_use[:, d] / self.limits[d]
+        for d in self.zero_limits:
+            total += np.where(option_use[:, d] > 0, np.inf, 0.0)
         return total
 
     def better(self, a: tuple[float, np.ndarray], b: tuple[float, np.ndarray] | None) -> bool:

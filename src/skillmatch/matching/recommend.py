@@ -193,22 +193,16 @@ def credential_coverage(
     """
     current = current or {}
     required = LEVEL_RANK[required_level]
-    partial = matcher.params.partial_factor
-    related = matcher.space.related(gap)
     raw: dict[str, dict[str, tuple[float, str, str, str]]] = {}
     for sid in gap:
         before = min(current.get(sid, 0.0), 0.999)
-        for rel in related[sid]:
-            credit = rel.credit if rel.kind == "exact" else rel.credit * partial
-            for cid, score, evidence in matcher.credentials_by_skill.get(rel.other, []):
-                taught = matcher.taught_rank.get((cid, rel.other), required)
-                reached = credit * matcher.strength(score) * min(1.0, taught / required)
-                degree = max(0.0, (reached - before) / (1.0 - before))
-                if degree <= 0:
-                    continue
-                old = raw.setdefault(cid, {}).get(sid)
-                if old is None or degree > old[0]:
-                    raw[cid][sid] = (degree, evidence, rel.other, rel.kind)
+        for cid, reached, evidence, taught_skill, kind in matcher.teachers(sid, required):
+            degree = max(0.0, (reached - before) / (1.0 - before))
+            if degree <= 0:
+                continue
+            old = raw.setdefault(cid, {}).get(sid)
+            if old is None or degree > old[0]:
+                raw[cid][sid] = (degree, evidence, taught_skill, kind)
     relevance = matcher.relevance(profile_skills, raw)
     exponent = matcher.params.relevance_exponent
     coverage = {

@@ -358,3 +358,15 @@ def test_profile_weights_and_noise_floor() -> None:
     assert prof.loc["c", "weight"] == pytest.approx((1 - lam) * 0.25 + lam * 0.5 / 5, abs=1e-4)
     assert "noise" not in prof.index  # one mention in four postings, no taxonomy relation
     assert prof.loc["a", "postings"] == 4 and prof.loc["a", "postings_total"] == 4
+
+
+def test_credential_relevance_is_kept_per_skill_set_and_never_mixed(matcher: MatchContext) -> None:
+    ids = sorted(matcher.credentials_by_id)
+    data = matcher.relevance([SQL, PY], ids)
+    care = matcher.relevance([NURSE], ids)
+    assert data != care and max(data.values()) > 0 and max(care.values()) > 0
+    # a context that never saw either set computes the same values, whatever the order of the skills
+    fresh = MatchContext(matcher.bundle, matcher.encoder, matcher.linker, matcher.params)
+    assert fresh.relevance([NURSE], ids) == care
+    assert fresh.relevance([PY, SQL, SQL], ids) == data
+    assert matcher.relevance([PY, SQL], ids[:1]) == {ids[0]: data[ids[0]]}
