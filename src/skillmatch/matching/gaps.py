@@ -91,6 +91,9 @@ class HeldSkill:
     evidence: str
 
 
+_HELD_SKILL_FIELDS = tuple(f.name for f in fields(HeldSkill))
+
+
 @dataclass
 class LearnerProfile:
     """A learner resolved to taxonomy skills; ``unmatched`` lists skill texts that linked to nothing."""
@@ -104,7 +107,12 @@ class LearnerProfile:
         """A JSON-ready dict."""
         return {
             "id": self.id,
-            "skills": [asdict(s) for s in sorted(self.skills.values(), key=lambda s: (-s.confidence, s.id))],
+            "skills": [
+                {
+                    name: getattr(s, name) for name in _HELD_SKILL_FIELDS
+                }  # flat fields: asdict without its copying
+                for s in sorted(self.skills.values(), key=lambda s: (-s.confidence, s.id))
+            ],
             "credentials_held": self.credentials_held,
             "unmatched": self.unmatched,
         }

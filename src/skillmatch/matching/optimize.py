@@ -797,7 +797,7 @@ def _exact(problem: _Problem) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     best: list[tuple[float, np.ndarray] | None] = [None]
 
-    def visit(k: int, current: np.ndarray, used: np.ndarray) -> None:
+    def visit(k: int, current: np.ndarray, used: tuple[float, float, float]) -> None:
         if k == n:
             candidate = (float(current @ problem.weights), mask.copy())
             if problem.better(candidate, best[0]):
@@ -811,14 +811,23 @@ def _exact(problem: _Problem) -> np.ndarray:
             # At best a tie from here on, and adding rows only makes the tie-break key worse.
             if bound <= incumbent[0] + tol and problem.tie_key(mask) >= problem.tie_key(incumbent[1]):
                 return
-        with_k = used + problem.use[k]
-        if all(mask[j] for j in problem.prereqs[k]) and problem.fits(with_k):
+        # hours, cost and items as Python floats: the same sums and comparisons as fits(), without numpy's
+        # per-call cost on three numbers
+        hours, cost, items = used[0] + use[k][0], used[1] + use[k][1], used[2] + use[k][2]
+        if (
+            all(mask[j] for j in problem.prereqs[k])
+            and hours <= cap[0]
+            and cost <= cap[1]
+            and items <= cap[2]
+        ):
             mask[k] = True
-            visit(k + 1, np.maximum(current, problem.cov[k]), with_k)
+            visit(k + 1, np.maximum(current, problem.cov[k]), (hours, cost, items))
             mask[k] = False
         visit(k + 1, current, used)
 
-    visit(0, problem.base.copy(), np.zeros(3))
+    use: list[list[float]] = problem.use.tolist()
+    cap: list[float] = problem.cap.tolist()
+    visit(0, problem.base.copy(), (0.0, 0.0, 0.0))
     assert best[0] is not None  # the empty set is always feasible
     return best[0][1]
 

@@ -102,4 +102,5 @@ class SkillSpace:
                     if other not in best or best[other].credit < credit:
                         best[other] = Relation(other, credit, "similar")
                 self._cache[sid] = sorted(best.values(), key=lambda r: (-r.credit, r.other))
-        return {s: self._cache.get(s, [Relation(s, 1.0, "exact")]) for s in ids}
+        cache = self._cache
+        return {s: cache[s] if s in cache else [Relation(s, 1.0, "exact")] for s in ids}
