@@ -539,10 +539,16 @@ class _Problem:
     zero_limits: list[int] = field(init=False)  # dimensions with a limit of 0 (any use costs infinitely)
 
     def __post_init__(self) -> None:
-        finite = np.isfinite(self.limits)
-        self.cap = self.limits + _REL_TOL * np.maximum(1.0, np.where(finite, self.limits, 1.0))
-        self.divided_limits = [d for d in range(3) if finite[d] and self.limits[d] > 0]
-        self.zero_limits = [d for d in range(3) if self.limits[d] == 0]
+        limits = self.limits.tolist()
+        finite = [math.isfinite(limit) for limit in limits]
+        self.cap = np.array(
+            [
+                limit + _REL_TOL * max(1.0, limit if ok else 1.0)
+                for limit, ok in zip(limits, finite, strict=True)
+            ]
+        )
+        self.divided_limits = [d for d in range(3) if finite[d] and limits[d] > 0]
+        self.zero_limits = [d for d in range(3) if limits[d] == 0]
 
     @property
     def size(self) -> int:
@@ -585,7 +591,18 @@ class _Problem:
         for h in sorted(held_set & by_id.keys()):
             base = np.maximum(base, row(by_id[h]))
         selectable = {c for c in by_id if c not in held_set and c not in infeasible}
-        covering = {c for c in selectable if np.any(row(by_id[c]) > base)}
+        # a candidate covers something new when one of its gap degrees beats the held credentials' (its other
+        # entries of a row are zeros, which never do): checked on its coverage, without building its row
+        floor = base.tolist()
+        covering = {
+            c
+            for c in selectable
+            if any(
+                degree > floor[column[skill]]
+                for skill, degree in by_id[c].coverage.items()
+                if skill in column
+            )
+        }
         relevant: set[str] = set()
         todo = sorted(covering)
         while todo:
@@ -607,11 +624,15 @@ class _Problem:
         for i, closure in enumerate(members):
             for j in closure:
                 inverse[j].append(i)
-        closure_cov = np.array([cov[m].max(axis=0) for m in members]).reshape(n, len(skills))
         use = np.array([[by_id[c].hours, by_id[c].cost, 1.0] for c in ids]).reshape(n, 3)
-        closure_use = np.array([use[m].sum(axis=0) for m in members]).reshape(n, 3)
+        # a closure of one row (no prerequisites to bring in, the usual case) is that row itself
+        closure_cov, closure_use = cov.copy(), use.copy()
+        for i, m in enumerate(members):
+            if len(m) > 1:
+                closure_cov[i] = cov[m].max(axis=0)
+                closure_use[i] = use[m].sum(axis=0)
         id_rank = np.empty(n, dtype=int)
-        id_rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(n)
+        id_rank[sorted(range(n), key=ids.__getitem__)] = np.arange(n)
         return cls(
             ids=ids,
             by_id=by_id,
