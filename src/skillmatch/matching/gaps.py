@@ -107,10 +107,9 @@ class LearnerProfile:
         """A JSON-ready dict."""
         return {
             "id": self.id,
+            # flat fields, so a dict of them is what asdict gives, without its deep copy
             "skills": [
-                {
-                    name: getattr(s, name) for name in _HELD_SKILL_FIELDS
-                }  # flat fields: asdict without its copying
+                {name: getattr(s, name) for name in _HELD_SKILL_FIELDS}
                 for s in sorted(self.skills.values(), key=lambda s: (-s.confidence, s.id))
             ],
             "credentials_held": self.credentials_held,
