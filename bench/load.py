@@ -41,6 +41,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,7 @@ class PhaseResult:
     throughput_rps: float = 0.0
     client_cpu_ms: float = 0.0  # CPU time of this load generator per request (it shares the machine)
     server_cpu_ms: float = 0.0  # CPU time of the server (all its processes and threads) per request
+    round: int = 0  # which of the ``--rounds`` sweeps over the concurrencies this phase belongs to
 
 
 def free_port() -> int:
@@ -377,7 +379,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     _, _, all_labels = _roles_and_labels(bundle)
     maker = PhraseMaker(all_labels, args.seed)
     warm_rec = recommendation_payloads(bundle, args.warmup, args.skills, args.seed + 100, mode="labels")
-    ext = extract_payloads(bundle, args.extract_requests * len(args.concurrency) + args.warmup, args.seed)
+    sweeps = len(args.concurrency) * args.rounds
+    ext = extract_payloads(bundle, args.extract_requests * sweeps + args.warmup, args.seed)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     extra_env = dict(item.split("=", 1) for item in args.env)
@@ -418,26 +421,33 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await run_phase(senders, "warm-up", "/v1/skills/extract", ext[: args.warmup], top)
             ceilings = [encoder_ceiling(ready, ceiling_phrases, coalesce)]
             print(f"[encoder ceiling, server idle] {ceilings[-1]}", file=sys.stderr, flush=True)
-            for n, conc in enumerate(args.concurrency):
-                new = recommendation_payloads(
-                    bundle, args.requests, args.skills, args.seed + 10 * n, mode="new", maker=maker
-                )
-                repeat = recommendation_payloads(
-                    bundle, args.requests, args.skills, args.seed + 10 * n + 1, mode="repeat", pool=args.pool
-                )
-                work = [
-                    ("recommendations/new", "/v1/recommendations", new),
-                    ("recommendations/repeat", "/v1/recommendations", repeat),
-                ]
-                if args.extract_requests:
-                    lo = args.warmup + n * args.extract_requests
-                    work.append(
-                        ("skills/extract", "/v1/skills/extract", ext[lo : lo + args.extract_requests])
+            for rnd in range(args.rounds):
+                if rnd:  # the ceiling between sweeps too: the machine's speed drifts
+                    ceilings.append(encoder_ceiling(ready, ceiling_phrases, coalesce))
+                    print(f"[encoder ceiling, server idle] {ceilings[-1]}", file=sys.stderr, flush=True)
+                for n, conc in enumerate(args.concurrency):
+                    seed = args.seed + 10 * n + 1000 * rnd
+                    new = recommendation_payloads(
+                        bundle, args.requests, args.skills, seed, mode="new", maker=maker
                     )
-                for name, path, payloads in work:
-                    loads.append({"phase": name, "concurrency": conc, **load_snapshot()})
-                    phases.append(await run_phase(senders, name, path, payloads, conc, proc.pid))
-                    print(f"[{name} c={conc}] {asdict(phases[-1])}", file=sys.stderr, flush=True)
+                    repeat = recommendation_payloads(
+                        bundle, args.requests, args.skills, seed + 1, mode="repeat", pool=args.pool
+                    )
+                    work = [
+                        ("recommendations/new", "/v1/recommendations", new),
+                        ("recommendations/repeat", "/v1/recommendations", repeat),
+                    ]
+                    if args.extract_requests:
+                        lo = args.warmup + (rnd * len(args.concurrency) + n) * args.extract_requests
+                        work.append(
+                            ("skills/extract", "/v1/skills/extract", ext[lo : lo + args.extract_requests])
+                        )
+                    for name, path, payloads in work:
+                        loads.append({"phase": name, "concurrency": conc, "round": rnd, **load_snapshot()})
+                        result = await run_phase(senders, name, path, payloads, conc, proc.pid)
+                        result.round = rnd
+                        phases.append(result)
+                        print(f"[{name} c={conc} round {rnd}] {asdict(result)}", file=sys.stderr, flush=True)
             ceilings.append(encoder_ceiling(ready, ceiling_phrases, coalesce))
             print(f"[encoder ceiling, server idle] {ceilings[-1]}", file=sys.stderr, flush=True)
             for connection in connections:
@@ -458,6 +468,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "workers": args.workers,
             "client": args.client,
             "concurrency": args.concurrency,
+            "rounds": args.rounds,
             "skills_per_request": args.skills,
             "repeat_pool": args.pool,
             "warmup": args.warmup,
@@ -492,20 +503,45 @@ def ceiling_summary(ceilings: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ratios(phases: list[dict[str, Any]], ceiling: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per concurrency: new throughput / ceiling, p99 / mean of new, repeat / new throughput, against targets."""
+    """Per concurrency: new throughput / ceiling, p99 / mean of new, repeat / new throughput, against targets.
+
+    With several rounds, each ratio is taken within a round (new and repeat of the same sweep; new against the
+    mean of the ceilings measured just before and just after that sweep, as the machine's speed drifts) and the
+    row holds the median over rounds, with the lowest and highest in ``spread``; the targets are judged on the
+    medians.
+    """
+    measured = [c["ceiling_requests_per_s"] for c in ceiling.get("runs", [])]
+
+    def ceiling_of(rnd: int) -> float:
+        if len(measured) > rnd + 1:
+            return (measured[rnd] + measured[rnd + 1]) / 2
+        return float(ceiling["requests_per_s"])
+
     out = []
     for conc in sorted({p["concurrency"] for p in phases}):
-        by_name = {p["name"]: p for p in phases if p["concurrency"] == conc}
-        new, repeat = by_name.get("recommendations/new"), by_name.get("recommendations/repeat")
-        if new is None:
+        per_round: list[dict[str, float | None]] = []
+        for rnd in sorted({p.get("round", 0) for p in phases if p["concurrency"] == conc}):
+            by_name = {p["name"]: p for p in phases if p["concurrency"] == conc and p.get("round", 0) == rnd}
+            new, repeat = by_name.get("recommendations/new"), by_name.get("recommendations/repeat")
+            if new is None:
+                continue
+            per_round.append(
+                {
+                    "new_rps": new["throughput_rps"],
+                    "new_vs_ceiling": round(new["throughput_rps"] / ceiling_of(rnd), 3),
+                    "p99_over_mean": round(new["p99_ms"] / new["mean_ms"], 2) if new["mean_ms"] else None,
+                    "repeat_over_new": round(repeat["throughput_rps"] / new["throughput_rps"], 2)
+                    if repeat
+                    else None,
+                }
+            )
+        if not per_round:
             continue
-        row: dict[str, Any] = {
-            "concurrency": conc,
-            "new_rps": new["throughput_rps"],
-            "new_vs_ceiling": round(new["throughput_rps"] / ceiling["requests_per_s"], 3),
-            "p99_over_mean": round(new["p99_ms"] / new["mean_ms"], 2) if new["mean_ms"] else None,
-            "repeat_over_new": round(repeat["throughput_rps"] / new["throughput_rps"], 2) if repeat else None,
-        }
+        row: dict[str, Any] = {"concurrency": conc, "rounds": len(per_round), "spread": {}}
+        for key in ("new_rps", "new_vs_ceiling", "p99_over_mean", "repeat_over_new"):
+            values = [v for r in per_round if (v := r[key]) is not None]
+            row[key] = round(statistics.median(values), 3) if values else None
+            row["spread"][key] = [min(values), max(values)] if values else None
         row["meets"] = {
             "new_vs_ceiling": row["new_vs_ceiling"] >= TARGETS["new_vs_ceiling"],
             "p99_over_mean": row["p99_over_mean"] is not None
@@ -555,7 +591,8 @@ def print_report(report: dict[str, Any]) -> None:
     ceiling = report["ceiling"]
     print(
         f"encoder ceiling (alone, server's threads, same kind of phrases): {ceiling['phrases_per_s']} phrases/s = "
-        f"{ceiling['requests_per_s']} requests/s (before/after spread {ceiling['spread']:.1%})"
+        f"{ceiling['requests_per_s']} requests/s (mean of {len(ceiling['runs'])} measurements between the "
+        f"phases, spread {ceiling['spread']:.1%})"
     )
     print(
         f"{'concurrency':<12}{'new req/s':>10}{'new/ceiling':>13}{'p99/mean':>10}{'repeat/new':>12}  targets met"
@@ -566,6 +603,13 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['concurrency']:<12}{row['new_rps']:>10}{row['new_vs_ceiling']:>13}{row['p99_over_mean']!s:>10}"
             f"{row['repeat_over_new']!s:>12}  {met}"
         )
+        if row.get("rounds", 1) > 1:
+            spread = row["spread"]
+            print(
+                f"{'':<12}median of {row['rounds']} rounds; lowest-highest: new/ceiling "
+                f"{spread['new_vs_ceiling']}, p99/mean {spread['p99_over_mean']}, "
+                f"repeat/new {spread['repeat_over_new']}"
+            )
     print(
         f"targets: new/ceiling >= {TARGETS['new_vs_ceiling']}, p99/mean <= {TARGETS['p99_over_mean']}, "
         f"repeat/new >= {TARGETS['repeat_over_new']}"
@@ -628,6 +672,12 @@ def main(argv: list[str] | None = None) -> int:
         default=200,
         help="Requests' worth of new phrases the encoder ceiling is measured on (default 200).",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="Sweeps over the concurrencies (default 1); ratios are the median over rounds, with their spread.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--startup-timeout", type=float, default=600, help="Seconds to wait for /ready.")
     parser.add_argument("--json", type=Path, help="Also write the report as JSON here.")
@@ -636,8 +686,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.bundle} is not a skillmatch bundle (no manifest.json)")
     if any("=" not in item for item in args.env):
         parser.error("--env takes KEY=VALUE")
-    if min(args.requests, *args.concurrency, args.skills, args.workers) < 1 or args.extract_requests < 0:
-        parser.error("--requests, --concurrency, --skills and --workers must be >= 1")
+    if (
+        min(args.requests, *args.concurrency, args.skills, args.workers, args.rounds) < 1
+        or args.extract_requests < 0
+    ):
+        parser.error("--requests, --concurrency, --skills, --workers and --rounds must be >= 1")
     report = run_async(bench(args))
     print_report(report)
     if args.json:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,20 @@ def cpu_label(report: dict[str, Any]) -> str:
     return f"{cpu.get('model', '?')}, {cpu.get('usable_cpus', '?')} cores, {kind}"
 
 
+def median_phases(phases: list[dict[str, Any]]) -> list[tuple[int, dict[str, float]]]:
+    """Per concurrency, the median of each phase figure over the rounds of a run (one round: its figures)."""
+    out = []
+    for conc in sorted({p["concurrency"] for p in phases}):
+        same = [p for p in phases if p["concurrency"] == conc]
+        out.append(
+            (
+                conc,
+                {k: statistics.median(p[k] for p in same) for k in ("throughput_rps", "p99_ms", "mean_ms")},
+            )
+        )
+    return out
+
+
 def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     """Three panels: requests/s (new, repeat, ceiling), new/ceiling, p99 latency, against concurrency."""
     fig, (rate_ax, ratio_ax, p99_ax) = plt.subplots(1, 3, figsize=(15, 5.6))
@@ -51,7 +66,7 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
         label = f"{name} ({machine}{report['encoder']['backend']})"
         phases = report["phases"]
         for kind, style in (("recommendations/new", "-o"), ("recommendations/repeat", "--s")):
-            rows = sorted((p["concurrency"], p) for p in phases if p["name"] == kind)
+            rows = median_phases([p for p in phases if p["name"] == kind])
             if rows:
                 rate_ax.plot(
                     [c for c, _ in rows],
@@ -70,9 +85,23 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
             report["ceiling"]["requests_per_s"], linestyle=":", color="grey", label=f"encoder ceiling: {name}"
         )
         ratios = report["ratios"]
-        ratio_ax.plot(
-            [r["concurrency"] for r in ratios], [r["new_vs_ceiling"] for r in ratios], "-o", label=label
-        )
+        spread = [(r.get("spread") or {}).get("new_vs_ceiling") for r in ratios]
+        if all(spread) and any(r.get("rounds", 1) > 1 for r in ratios):  # several rounds: lowest-highest bars
+            ratio_ax.errorbar(
+                [r["concurrency"] for r in ratios],
+                [r["new_vs_ceiling"] for r in ratios],
+                yerr=[
+                    [r["new_vs_ceiling"] - lo for r, (lo, _) in zip(ratios, spread, strict=True)],
+                    [hi - r["new_vs_ceiling"] for r, (_, hi) in zip(ratios, spread, strict=True)],
+                ],
+                fmt="-o",
+                capsize=3,
+                label=f"{label}, median and range of {max(r.get('rounds', 1) for r in ratios)} rounds",
+            )
+        else:
+            ratio_ax.plot(
+                [r["concurrency"] for r in ratios], [r["new_vs_ceiling"] for r in ratios], "-o", label=label
+            )
     ratio_ax.axhline(0.85, color="red", linestyle="--", label="target 0.85")
     for ax, title, ylabel in (
         (rate_ax, "Recommendations: throughput", "requests/s"),

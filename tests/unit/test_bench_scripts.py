@@ -67,8 +67,15 @@ def test_payloads_are_reproducible(load_bench: ModuleType, bundle: Path) -> None
     assert a == b
 
 
-def phase(name: str, conc: int, rps: float, mean: float, p99: float) -> dict[str, object]:
-    return {"name": name, "concurrency": conc, "throughput_rps": rps, "mean_ms": mean, "p99_ms": p99}
+def phase(name: str, conc: int, rps: float, mean: float, p99: float, rnd: int = 0) -> dict[str, object]:
+    return {
+        "name": name,
+        "concurrency": conc,
+        "throughput_rps": rps,
+        "mean_ms": mean,
+        "p99_ms": p99,
+        "round": rnd,
+    }
 
 
 def test_ratios_against_the_encoder_ceiling(load_bench: ModuleType) -> None:
@@ -90,6 +97,36 @@ def test_ratios_against_the_encoder_ceiling(load_bench: ModuleType) -> None:
     assert rows[8]["meets"] == {"new_vs_ceiling": True, "p99_over_mean": True, "repeat_over_new": True}
     assert rows[1]["new_vs_ceiling"] == 0.333 and rows[1]["repeat_over_new"] is None
     assert rows[1]["meets"] == {"new_vs_ceiling": False, "p99_over_mean": True, "repeat_over_new": False}
+
+
+def test_ratios_over_rounds_are_medians_of_ratios_taken_within_each_round(load_bench: ModuleType) -> None:
+    ceiling = {"requests_per_s": 100.0}
+    phases = [
+        phase("recommendations/new", 8, 80.0, 100.0, 120.0, rnd=0),
+        phase("recommendations/repeat", 8, 240.0, 30.0, 60.0, rnd=0),
+        phase("recommendations/new", 8, 90.0, 90.0, 180.0, rnd=1),
+        phase("recommendations/repeat", 8, 180.0, 40.0, 80.0, rnd=1),
+        phase("recommendations/new", 8, 86.0, 93.0, 130.0, rnd=2),
+        phase("recommendations/repeat", 8, 301.0, 30.0, 60.0, rnd=2),
+    ]
+    [row] = load_bench.ratios(phases, ceiling)
+    assert row["rounds"] == 3 and row["new_rps"] == 86.0 and row["new_vs_ceiling"] == 0.86
+    # repeat/new per round: 3.0, 2.0, 3.5 (the median of the rounds, not 240+180+301 over 80+90+86)
+    assert row["repeat_over_new"] == 3.0 and row["spread"]["repeat_over_new"] == [2.0, 3.5]
+    assert row["p99_over_mean"] == 1.4 and row["spread"]["p99_over_mean"] == [1.2, 2.0]
+    assert row["meets"] == {"new_vs_ceiling": True, "p99_over_mean": True, "repeat_over_new": True}
+
+
+def test_each_round_is_judged_against_the_ceilings_measured_around_it(load_bench: ModuleType) -> None:
+    ceiling = load_bench.ceiling_summary(
+        [{"ceiling_requests_per_s": v, "ceiling_phrases_per_s": 5 * v} for v in (100.0, 80.0, 120.0)]
+    )
+    phases = [
+        phase("recommendations/new", 8, 81.0, 100.0, 120.0, rnd=0),  # between 100 and 80: 0.9
+        phase("recommendations/new", 8, 70.0, 100.0, 120.0, rnd=1),  # between 80 and 120: 0.7
+    ]
+    [row] = load_bench.ratios(phases, ceiling)
+    assert row["spread"]["new_vs_ceiling"] == [0.7, 0.9] and row["new_vs_ceiling"] == 0.8
 
 
 @pytest.fixture(scope="module")
