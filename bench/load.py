@@ -17,8 +17,11 @@ The requests go out through a lean keep-alive HTTP/1.1 client (``bench/rawhttp.p
 in flight, bodies serialised before the clock starts) on uvloop: the load generator shares the machine, and httpx
 took 1.5-1.8 ms of CPU per request from it (``--client httpx`` still uses it, for comparison).
 
+``--rounds N`` sweeps the concurrencies N times in the same server; the ratios are then medians over the sweeps,
+with their lowest and highest (one sweep moved a point by ±0.05 on the development VM).
+
 The figures that count are ratios measured in the same run, because absolute ones move with the CPU: before and
-after the phases, with the server idle, the **encoder ceiling** is measured in this process (the server's backend
+after the phases (and between rounds), with the server idle, the **encoder ceiling** is measured in this process (the server's backend
 and encoder threads, as ``/ready`` reports them, encoding new phrases of the same kind back to back), and each
 concurrency's all-new throughput is reported as a fraction of the requests/s that ceiling allows, with p99/mean
 latency and repeat/new throughput, against the targets in :data:`TARGETS`. The CPU model and flags are in every
