@@ -15,7 +15,7 @@ processes):
 
 The requests go out through a lean keep-alive HTTP/1.1 client (``bench/rawhttp.py``, one connection per request
 in flight, bodies serialised before the clock starts) on uvloop: the load generator shares the machine, and httpx
-took 1.5-1.8 ms of CPU per request from it (``--client httpx`` still uses it, for comparison).
+took 1.3-1.8 ms of CPU per request from it (``--client httpx`` still uses it, for comparison).
 
 ``--rounds N`` sweeps the concurrencies N times in the same server; the ratios are then medians over the sweeps,
 with their lowest and highest (one sweep moved a point by ±0.05 on the development VM).

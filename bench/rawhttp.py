@@ -1,6 +1,6 @@
 """A lean HTTP/1.1 client for the load generator, so that it takes as little of the server's CPU as it can.
 
-``bench/load.py`` runs its client on the machine it measures. httpx's ``AsyncClient`` cost 1.5-1.8 ms of CPU per
+``bench/load.py`` runs its client on the machine it measures. httpx's ``AsyncClient`` cost 1.3-1.8 ms of CPU per
 request there (a tenth of a 2-core machine at the server's pace), which came off the server's throughput and so
 off its ratio to the encoder ceiling. This client keeps one keep-alive connection per worker, sends bodies that are
 serialised before the clock starts, and reads only the status line, the headers it needs and the body
