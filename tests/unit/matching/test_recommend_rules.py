@@ -172,9 +172,15 @@ def test_a_credential_closes_a_gap_only_up_to_the_level_it_teaches(service: Skil
 
     coverage, _ = credential_coverage(service.context, {SQL: 1.0}, [SQL], {SQL: 0.0})
     assert coverage["SQL-1"][SQL][0] == pytest.approx(coverage["SQL-2"][SQL][0] / 2, abs=0.01)
+    coverage_at_intermediate = coverage["SQL-2"][SQL][0]
     # a learner who already has SQL at beginner level gains nothing from the beginner course
     coverage, _ = credential_coverage(service.context, {SQL: 0.5}, [SQL], {SQL: 0.5})
     assert "SQL-1" not in coverage and coverage["SQL-2"][SQL][0] > 0
+    # what a course brings is kept per skill and required level: asking at another level is not served the first
+    advanced, _ = credential_coverage(
+        service.context, {SQL: 1.0}, [SQL], {SQL: 0.0}, required_level="advanced"
+    )
+    assert advanced["SQL-2"][SQL][0] == pytest.approx(coverage_at_intermediate * 2 / 3, abs=0.01)
 
 
 def test_skill_prerequisites_are_met_by_the_learner_or_an_earlier_step(service: Skillmatch) -> None:
