@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 from web_world import CHROMIUM, REPO
 
 pytestmark = pytest.mark.skipif(
@@ -114,6 +114,44 @@ def test_a_filter_updates_the_pathway_in_place_within_budget(page: Page, live_se
     other.goto(shared)
     assert step_ids(other) == step_ids(page)
     assert totals(other) == after
+
+
+def test_the_last_change_wins_when_an_earlier_answer_comes_late(page: Page, live_server: str) -> None:
+    """A slow answer to an earlier change must not overwrite the pathway of a later one."""
+    page.goto(f"{live_server}/?{RESULT_QUERY}")
+    assert totals(page)["hours"] > 40
+    held: list[Route] = []
+
+    def hold_the_level_change(route: Route) -> None:
+        if "max_hours=40" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    done: list[Request] = []
+    page.on("requestfinished", lambda r: done.append(r))
+    page.on("requestfailed", lambda r: done.append(r))  # a request the page dropped
+    page.route(lambda url: urlsplit(url).path == "/", hold_the_level_change)
+    page.get_by_label("Proficiency in Excel").select_option(label="intermediate")
+    for _ in range(100):  # the route handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert len(held) == 1
+    page.get_by_label("Max hours").fill("40")
+    page.get_by_label("Max hours").press("Tab")
+    page.wait_for_function("() => Number(document.getElementById('pathway-totals')?.dataset.hours) <= 40")
+    held[0].continue_()
+    for _ in range(250):
+        if held[0].request in done:
+            break
+        page.wait_for_timeout(20)
+    assert held[0].request in done
+    page.wait_for_timeout(300)  # what a late answer would swap in has had its chance
+    assert 0 < totals(page)["hours"] <= 40
+    assert (
+        "max_hours=40" in page.url and "Excel%3A+intermediate" in page.url
+    )  # the later request kept the level
 
 
 def test_download_the_pathway_as_csv_and_json(page: Page, live_server: str) -> None:
