@@ -2,4 +2,5 @@
 
 from skillmatch.cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process (the encoder's, spawned) imports this module
+    main()
