@@ -92,11 +92,17 @@ def free_port() -> int:
 
 
 def _children(pid: int) -> list[int]:
+    """Descendants of ``pid``: a child started from any of its threads (the encoder's process is) counts."""
+    out: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return []
-    out = [int(c) for c in text.split()]
+    for task in tasks:
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
     return out + [g for c in out for g in _children(c)]
 
 

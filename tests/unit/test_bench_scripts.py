@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
+import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
@@ -183,3 +187,26 @@ def test_the_lean_client_names_an_answer_that_is_not_http(rawhttp: ModuleType) -
                 await rawhttp.Connection("127.0.0.1", port, timeout=5).post_json("/x", b"{}")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads Linux /proc")
+def test_the_server_cpu_counts_a_child_started_from_another_thread(load_bench: ModuleType) -> None:
+    """The encoder's process is started from a loader thread: /proc lists it under that thread, not the main one."""
+    started: list[subprocess.Popen[bytes]] = []
+    checked = threading.Event()
+
+    def start_and_stay() -> None:  # a thread that lives on, as the server's do
+        started.append(subprocess.Popen(["sleep", "30"]))
+        checked.wait(10)
+
+    thread = threading.Thread(target=start_and_stay)
+    thread.start()
+    try:
+        while not started:
+            time.sleep(0.01)
+        assert started[0].pid in load_bench._children(os.getpid())
+    finally:
+        checked.set()
+        thread.join()
+        started[0].kill()
+        started[0].wait()
