@@ -88,6 +88,10 @@ class CoalescingEncoder(EncoderWrapper):
             is thread-safe (default: the larger of :data:`LONG_CALL_TEXTS` and ``max_texts``).
         idle_seconds: the encoding thread ends after this long without work (and starts again with the next
             call), so an encoder that is no longer served is not kept alive by its thread.
+        runs_in_flight: coalesced runs handed to the wrapped encoder at once, each from a thread of its own
+            (1: one run at a time). More than 1 needs a thread-safe encoder and pays off only when the runs do not
+            compete for the interpreter lock: with :class:`~skillmatch.encoding.process.ProcessEncoder` the
+            next run waits in the child's pipe while the parent takes the last one's vectors.
     """
 
     def __init__(
@@ -97,18 +101,25 @@ class CoalescingEncoder(EncoderWrapper):
         max_texts: int = 10,
         long_call_texts: int | None = None,
         idle_seconds: float = 5.0,
+        runs_in_flight: int = 1,
     ) -> None:
         if max_texts < 1:
             raise ValueError(f"max_texts must be at least 1, not {max_texts}")
         if long_call_texts is not None and long_call_texts < 1:
             raise ValueError(f"long_call_texts must be at least 1, not {long_call_texts}")
+        if runs_in_flight < 1:
+            raise ValueError(f"runs_in_flight must be at least 1, not {runs_in_flight}")
+        if runs_in_flight > 1 and not inner.thread_safe:
+            raise ValueError("runs_in_flight above 1 needs a thread-safe encoder")
         super().__init__(inner)
         self.max_texts = max_texts
+        self.runs_in_flight = runs_in_flight
         self.long_call_texts = max(LONG_CALL_TEXTS, max_texts) if long_call_texts is None else long_call_texts
         self.idle_seconds = idle_seconds
         self._cond = threading.Condition()
         self._waiting: deque[_Call] = deque()
-        self._thread: threading.Thread | None = None
+        self._servers = 0  # encoding threads running
+        self._idle = 0  # of which waiting for calls
         #: wrapped calls made, caller calls and texts served, calls and texts dropped unencoded because their
         #: caller's token was cancelled (informational)
         self.stats = {"runs": 0, "calls": 0, "texts": 0, "dropped_calls": 0, "dropped_texts": 0}
@@ -147,9 +158,9 @@ class CoalescingEncoder(EncoderWrapper):
         call = _Call(texts, progress, token)
         with self._cond:
             self._waiting.append(call)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="skillmatch-encoder", daemon=True)
-                self._thread.start()
+            if self._idle == 0 and self._servers < self.runs_in_flight:
+                self._servers += 1
+                threading.Thread(target=self._serve, name="skillmatch-encoder", daemon=True).start()
             else:
                 self._cond.notify()
         if token is None:
@@ -177,13 +188,15 @@ class CoalescingEncoder(EncoderWrapper):
         self.stats["dropped_texts"] += len(call.texts)
 
     def _serve(self) -> None:
-        """The encoding thread: run batches while calls wait; end after ``idle_seconds`` without one."""
+        """An encoding thread: run batches while calls wait; end after ``idle_seconds`` without one."""
         while True:
             with self._cond:
                 if not self._waiting:
+                    self._idle += 1
                     self._cond.wait(self.idle_seconds)
+                    self._idle -= 1
                 if not self._waiting:
-                    self._thread = None
+                    self._servers -= 1
                     return
                 batch = self._take()
             if batch:
@@ -222,9 +235,10 @@ class CoalescingEncoder(EncoderWrapper):
         except BaseException as exc:  # every caller of the run gets the error; the thread goes on
             for c in batch:
                 c.error = exc
-        self.stats["runs"] += 1
-        self.stats["calls"] += len(batch)
-        self.stats["texts"] += sum(len(c.texts) for c in batch)
+        with self._cond:
+            self.stats["runs"] += 1
+            self.stats["calls"] += len(batch)
+            self.stats["texts"] += sum(len(c.texts) for c in batch)
         for c in batch:
             c.ready.set()
 

@@ -279,7 +279,7 @@ def test_empty_texts_do_not_reach_the_inner_encoder() -> None:
         assert out.shape == (0, inner.dim)
         assert out.dtype == np.float32
     assert inner.batches == []
-    assert encoder._thread is None  # no thread was started for nothing
+    assert encoder._servers == 0  # no thread was started for nothing
 
 
 def test_the_encoding_thread_ends_when_idle_and_a_later_call_starts_another() -> None:
@@ -288,12 +288,12 @@ def test_the_encoding_thread_ends_when_idle_and_a_later_call_starts_another() ->
     encoder = CoalescingEncoder(inner, idle_seconds=0.05)  # type: ignore[arg-type]
     np.testing.assert_array_equal(encoder.encode(["first"]), expected(["first"]))
     first = inner.threads[0]
-    wait_until(lambda: encoder._thread is None, "the idle thread has gone")
+    wait_until(lambda: encoder._servers == 0, "the idle thread has gone")
     first.join(WAIT)
     assert not first.is_alive()
     np.testing.assert_array_equal(encoder.encode(["second"]), expected(["second"]))
     assert inner.threads[1] is not first and inner.threads[1] is not threading.current_thread()
-    wait_until(lambda: encoder._thread is None, "the second idle thread has gone")
+    wait_until(lambda: encoder._servers == 0, "the second idle thread has gone")
 
 
 def test_an_idle_encoding_thread_stays_and_serves_the_next_call_at_once() -> None:
@@ -302,7 +302,7 @@ def test_an_idle_encoding_thread_stays_and_serves_the_next_call_at_once() -> Non
     encoder = CoalescingEncoder(inner, idle_seconds=WAIT)  # type: ignore[arg-type]
     encoder.encode(["first"])
     time.sleep(0.1)
-    assert encoder._thread is inner.threads[0] and inner.threads[0].is_alive()
+    assert encoder._servers == 1 and inner.threads[0].is_alive()
     started = time.monotonic()
     encoder.encode(["second"])
     assert time.monotonic() - started < 1.0  # the idle thread was woken, not left to time out
@@ -494,3 +494,41 @@ def test_a_call_whose_deadline_has_passed_encodes_nothing() -> None:
         error = call_under(encoder, ["late"], token).failure()
         assert isinstance(error, WorkCancelled) and "deadline of 0.001 s" in str(error)
     assert inner.batches == []
+
+
+def test_two_runs_in_flight_hand_the_next_run_over_while_the_first_is_still_running() -> None:
+    inner = GatedEncoder(thread_safe=True)
+    encoder = CoalescingEncoder(inner, max_texts=4, runs_in_flight=2)  # type: ignore[arg-type]
+    first = Caller(lambda: encoder.encode(["a", "b"]))
+    first.start()
+    assert inner.entered.wait(WAIT)  # the first run holds its thread
+    second = Caller(lambda: encoder.encode(["c"]))
+    second.start()
+    np.testing.assert_array_equal(second.outcome(), expected(["c"]))  # ran beside the held run
+    assert first.is_alive()
+    inner.gate.set()
+    np.testing.assert_array_equal(first.outcome(), expected(["a", "b"]))
+    assert inner.batches == [["a", "b"], ["c"]] and inner.threads[0] is not inner.threads[1]
+    assert encoder.stats["runs"] == 2
+
+
+def test_one_run_in_flight_keeps_the_next_call_waiting() -> None:
+    inner = GatedEncoder(thread_safe=True)
+    encoder = CoalescingEncoder(inner, max_texts=4)  # type: ignore[arg-type]
+    first = Caller(lambda: encoder.encode(["a", "b"]))
+    first.start()
+    assert inner.entered.wait(WAIT)
+    second = Caller(lambda: encoder.encode(["c"]))
+    second.start()
+    time.sleep(0.2)
+    assert second.is_alive() and inner.batches == [["a", "b"]]
+    inner.gate.set()
+    np.testing.assert_array_equal(second.outcome(), expected(["c"]))
+    first.outcome()
+
+
+def test_several_runs_in_flight_need_a_thread_safe_encoder() -> None:
+    with pytest.raises(ValueError, match="thread-safe"):
+        CoalescingEncoder(GatedEncoder(thread_safe=False), runs_in_flight=2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="runs_in_flight"):
+        CoalescingEncoder(GatedEncoder(thread_safe=True), runs_in_flight=0)  # type: ignore[arg-type]
