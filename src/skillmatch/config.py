@@ -192,6 +192,14 @@ class Settings(BaseSettings):
         "time (0: each request encodes on its own). Short runs keep the encoder and the request threads busy at "
         "once (see skillmatch.encoding.concurrency); calls of more than 64 texts run beside them.",
     )
+    api_encoder_process: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Encode request texts in a process of their own (the same backend loaded there, out of reach "
+        "of the server's interpreter lock; the server process keeps it for long texts and takes over if that "
+        "process ends). auto: on when the server coalesces (api_coalesce_texts > 0), runs one worker and may use "
+        "at least 2 CPUs; "
+        "off: in the server's own encoder thread (skillmatch.encoding.process, docs/performance.md).",
+    )
     api_gc_freeze: bool = Field(
         True,
         description="After loading a bundle, keep its objects out of the garbage collector's full collections "

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from skillmatch.api import create_app
 from skillmatch.build import demo_paths
 from skillmatch.config import Settings
+from skillmatch.cpu import cpu_info
 from skillmatch.encoding.models import vector_family
 from skillmatch.facade import Skillmatch
 from skillmatch.facade import load as load_service
@@ -95,3 +96,15 @@ def test_served_recommendations_work_end_to_end(client: TestClient) -> None:
         0 < plan["coverage_before"] < plan["coverage_after"]
     )  # the phrases were recognised, the pathway helps
     assert plan["pathway"]
+
+
+def test_request_texts_are_encoded_in_a_process_of_their_own_on_two_cores(client: TestClient) -> None:
+    if cpu_info()["usable_cpus"] < 2:
+        pytest.skip("one usable CPU: the server encodes in its own process (api_encoder_process=auto)")
+    role = client.get("/v1/roles", params={"q": "data analyst", "limit": 1}).json()["roles"][0]
+    skills = ["hands-on SQL reporting", "experience with Excel dashboards"]
+    assert (
+        client.post("/v1/recommendations", json={"roles": [role["id"]], "skills": skills}).status_code == 200
+    )
+    process = client.get("/ready").json()["bundle"]["encoder"]["process"]
+    assert process["state"] == "running" and process["child_calls"] >= 1 and process["child_texts"] >= 2

@@ -582,6 +582,19 @@ class EncoderSelectionOut(BaseModel):
     candidates: list[BackendTimingOut] = []
 
 
+class EncoderProcessOut(BaseModel):
+    """The process that encodes short request texts (``api_encoder_process``)."""
+
+    pid: int | None = Field(description="The encoder process's id.")
+    state: str = Field(description="running, or stopped: the server process encodes instead (see reason).")
+    reason: str | None = Field(None, description="Why the server process took over, when it did.")
+    child_calls: int = Field(description="Calls the encoder process answered since the bundle was loaded.")
+    child_texts: int = Field(description="Texts in those calls.")
+    parent_calls: int = Field(
+        description="Calls the server process encoded itself (long calls, or after a stop)."
+    )
+
+
 class EncoderOut(BaseModel):
     """The encoder of request texts."""
 
@@ -593,6 +606,10 @@ class EncoderOut(BaseModel):
     selection: EncoderSelectionOut
     cpu: dict[str, str | list[str]] = Field(
         description="The CPU the choice was measured on: model, arch, flags."
+    )
+    process: EncoderProcessOut | None = Field(
+        None,
+        description="The process of its own that encodes short request texts; null: the server's own thread.",
     )
 
 

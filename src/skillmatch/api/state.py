@@ -22,7 +22,7 @@ from typing import Any
 from skillmatch.bundle import Bundle, BundleError, check_encoder, model_for, open_bundle, read_manifest
 from skillmatch.config import Settings
 from skillmatch.encoding.base import Encoder, unwrap
-from skillmatch.encoding.factory import serving_encoder
+from skillmatch.encoding.factory import in_child, serving_encoder
 from skillmatch.encoding.selection import selection_of
 from skillmatch.facade import Skillmatch
 from skillmatch.matching.catalogue import CredentialCatalogue
@@ -95,6 +95,7 @@ def encoder_info(encoder: Encoder) -> dict[str, Any]:
             k: selection[k] for k in ("workload", "threads", "measured_at", "candidates") if k in selection
         },
         "cpu": {k: v for k, v in selection.get("cpu", {}).items() if k in {"model", "arch", "flags"}},
+        "process": child.info() if (child := in_child(encoder)) is not None else None,
     }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from skillmatch.config import DEFAULT_MODEL, Settings, default_cache_dir
 from skillmatch.cpu import cpu_info
-from skillmatch.encoding.base import Encoder, ModelLoadError
+from skillmatch.encoding.base import Encoder, EncoderWrapper, ModelLoadError
 from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.concurrency import CoalescingEncoder, LockedEncoder
 from skillmatch.encoding.known_vectors import KnownVectorEncoder
@@ -32,6 +32,7 @@ from skillmatch.encoding.models import (
     precision_fingerprint,
     resolve_model,
 )
+from skillmatch.encoding.process import ChildSpec, ProcessEncoder
 from skillmatch.encoding.selection import (
     AUTO_CANDIDATES,
     BUILD,
@@ -295,7 +296,7 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
         }
     )
     try:
-        return make_encoder(serving, model, workload=SERVING)
+        encoder = make_encoder(serving, model, workload=SERVING)
     except ModelLoadError as exc:
         if "api_encoder_backend" in settings.model_fields_set or backend == "same":
             raise
@@ -305,8 +306,33 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
             settings.encoder_backend,
             exc,
         )
-        fallback = serving.model_copy(update={"encoder_backend": settings.encoder_backend})
-        return make_encoder(fallback, model, workload=SERVING)
+        serving = serving.model_copy(update={"encoder_backend": settings.encoder_backend})
+        encoder = make_encoder(serving, model, workload=SERVING)
+    if encoder_process(settings) and isinstance(encoder, CachedEncoder):
+        spec = ChildSpec(
+            model=model,
+            backend=encoder.backend,
+            batch_size=serving.batch_size,
+            threads=serving.encoder_threads,
+            onnx_dir=str(serving.onnx_dir or serving.cache_dir / "onnx"),
+        )
+        # the caches stay in this process, in front of the child (same fingerprint and dimension)
+        encoder.inner = ProcessEncoder(encoder.inner, spec)
+    return encoder
+
+
+def encoder_process(settings: Settings) -> bool:
+    """Whether a server encodes request texts in a process of its own (``api_encoder_process``).
+
+    ``auto``: when it coalesces request texts (``api_coalesce_texts`` > 0), runs one worker process
+    (``api_workers``; several workers already spread the interpreter locks) and may use at least 2 CPUs (with
+    one the child would only take turns with the server for it).
+    """
+    if settings.api_encoder_process != "auto":
+        return settings.api_encoder_process == "on"
+    return (
+        settings.api_coalesce_texts > 0 and settings.api_workers == 1 and int(cpu_info()["usable_cpus"]) >= 2
+    )
 
 
 def concurrent(encoder: Encoder, coalesce_texts: int) -> Encoder:
@@ -320,8 +346,18 @@ def concurrent(encoder: Encoder, coalesce_texts: int) -> Encoder:
     if isinstance(encoder, (CoalescingEncoder, LockedEncoder)):
         return encoder
     if coalesce_texts > 0:
-        return CoalescingEncoder(encoder, max_texts=coalesce_texts)
+        runs = 2 if in_child(encoder) else 1  # the next run waits in the child's pipe (see process.py)
+        return CoalescingEncoder(encoder, max_texts=coalesce_texts, runs_in_flight=runs)
     return LockedEncoder(encoder)
+
+
+def in_child(encoder: Encoder) -> ProcessEncoder | None:
+    """The :class:`ProcessEncoder` among ``encoder``'s layers, if it has one."""
+    while isinstance(encoder, EncoderWrapper):
+        if isinstance(encoder, ProcessEncoder):
+            return encoder
+        encoder = encoder.inner
+    return None
 
 
 def query_chain(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,12 @@ from skillmatch.api import state
 from skillmatch.api.state import settle_heap
 from skillmatch.config import Settings
 from skillmatch.encoding import factory
-from skillmatch.encoding.base import ModelLoadError
+from skillmatch.encoding.base import EncoderWrapper, ModelLoadError
+from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.concurrency import CoalescingEncoder, LockedEncoder
 from skillmatch.encoding.factory import query_chain
 from skillmatch.encoding.models import vector_family
+from skillmatch.encoding.process import ChildSpec, ProcessEncoder
 from skillmatch.encoding.selection import BackendChoice, CandidateResult
 from skillmatch.encoding.threads import encoder_threads
 
@@ -188,3 +191,59 @@ def test_settle_heap_again_collects_cycles_frozen_before(restore_gc: None) -> No
     assert gone() is not None
     settle_heap()  # ...until the next settle (a reload) unfreezes and collects
     assert gone() is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "coalesce", "workers", "cpus", "expected"),
+    [
+        ("auto", 10, 1, 2, True),  # the default on 2 cores: the model in a process of its own
+        ("auto", 10, 1, 1, False),  # one CPU: the child would only take turns with the server
+        ("auto", 0, 1, 4, False),  # no coalescing: each request thread encodes on its own
+        ("auto", 10, 2, 4, False),  # several workers spread the interpreter locks already
+        ("on", 0, 1, 1, True),  # an explicit setting wins
+        ("off", 10, 1, 8, False),
+    ],
+)
+def test_where_request_texts_are_encoded(
+    monkeypatch: pytest.MonkeyPatch, setting: str, coalesce: int, workers: int, cpus: int, expected: bool
+) -> None:
+    monkeypatch.setattr(factory, "cpu_info", lambda: {"usable_cpus": cpus})
+    settings = Settings(api_encoder_process=setting, api_coalesce_texts=coalesce, api_workers=workers)  # type: ignore[arg-type]
+    assert factory.encoder_process(settings) is expected
+
+
+class _NoChild(ProcessEncoder):
+    """A ProcessEncoder that records its spec and starts nothing."""
+
+    def __init__(self, inner: Any, spec: ChildSpec, **_: Any) -> None:
+        EncoderWrapper.__init__(self, inner)
+        self.spec = spec
+
+    def info(self) -> dict[str, Any]:
+        return {"state": "not started"}
+
+
+def test_the_serving_encoder_puts_its_backend_in_a_child_behind_the_caches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = HashingEncoder()
+    backend.backend = "onnx-int8-block"  # type: ignore[attr-defined]
+    monkeypatch.setattr(factory, "make_encoder", lambda *_, **__: CachedEncoder(backend, memory_cache=100))
+    monkeypatch.setattr(factory, "ProcessEncoder", _NoChild)
+    settings = Settings(api_encoder_process="on", batch_size=32, onnx_dir=Path("/x/onnx"))
+    encoder = factory.serving_encoder(settings, "some/model")
+    child = factory.in_child(encoder)
+    assert isinstance(encoder, CachedEncoder) and encoder.inner is child and child.inner is backend
+    assert child.spec == ChildSpec(
+        "some/model", "onnx-int8-block", 32, 1, "/x/onnx"
+    )  # the serving threads: 1
+    info = state.encoder_info(encoder)
+    assert encoder.unwrap() is backend and info["backend"] == "onnx-int8-block"
+    assert info["process"] == {"state": "not started"}  # /ready says where request texts are encoded
+    chain = query_chain(
+        encoder, ["python"], lambda rows: backend.encode(["python"] * len(rows)), coalesce_texts=10
+    )
+    assert chain.inner.runs_in_flight == 2  # type: ignore[attr-defined]
+    off = factory.serving_encoder(settings.model_copy(update={"api_encoder_process": "off"}), "some/model")
+    assert factory.in_child(off) is None
+    assert query_chain(off, [], backend.encode, coalesce_texts=10).inner.runs_in_flight == 1  # type: ignore[attr-defined]

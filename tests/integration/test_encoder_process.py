@@ -1,0 +1,154 @@
+"""The served encoder's model in a child process, with the real model: same vectors, long calls kept in the
+server, and the server taking over (no failed call) when the child cannot start, loads another model, or dies."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skillmatch.encoding.base import Encoder
+from skillmatch.encoding.factory import concurrent, load_backend
+from skillmatch.encoding.process import ChildSpec, ProcessEncoder
+
+pytest.importorskip("onnxruntime", reason="the ONNX backend needs onnxruntime (pip install onnxruntime)")
+
+pytestmark = pytest.mark.integration
+
+PHRASES = ["data analysis", "SQL", "project management", "machine learning with Python", "Excel pivot tables"]
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def backend(onnx_dir: Path) -> Encoder:
+    return load_backend(backend="onnx", threads=1, onnx_dir=onnx_dir)
+
+
+def spec_for(encoder: Encoder, onnx_dir: Path, **changes: str) -> ChildSpec:
+    fields = {
+        "model": encoder.model_id,
+        "backend": "onnx",
+        "batch_size": 64,
+        "threads": 1,
+        "onnx_dir": str(onnx_dir),
+    }
+    return ChildSpec(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def wait_until(condition: object, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+@pytest.fixture()
+def child(backend: Encoder, onnx_dir: Path) -> ProcessEncoder:
+    encoder = ProcessEncoder(backend, spec_for(backend, onnx_dir), long_call_texts=8)
+    yield encoder
+    encoder.close()
+
+
+def test_short_calls_are_encoded_in_the_child_with_the_same_vectors(
+    child: ProcessEncoder, backend: Encoder
+) -> None:
+    assert child.info()["state"] == "running" and child.info()["pid"] != os.getpid()
+    np.testing.assert_array_equal(child.encode(PHRASES), backend.encode(PHRASES))
+    assert (child.stats["child_calls"], child.stats["child_texts"], child.stats["parent_calls"]) == (1, 5, 0)
+    long_call = [f"{p} at work" for p in PHRASES * 2]  # 10 texts > long_call_texts: encoded in the caller
+    np.testing.assert_array_equal(child.encode(long_call), backend.encode(long_call))
+    assert child.stats["parent_calls"] == 1 and child.stats["child_calls"] == 1
+
+
+def test_concurrent_callers_through_two_runs_in_flight_get_their_own_vectors(
+    child: ProcessEncoder, backend: Encoder
+) -> None:
+    chain = concurrent(child, 8)  # runs of up to 8 texts: none longer than the child takes
+    assert chain.runs_in_flight == 2  # type: ignore[attr-defined]
+    results: dict[int, np.ndarray] = {}
+
+    def call(i: int) -> None:
+        results[i] = chain.encode([f"{PHRASES[i % 5]} {i}", PHRASES[(i + 1) % 5]])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for i in range(24):
+        np.testing.assert_allclose(
+            results[i], backend.encode([f"{PHRASES[i % 5]} {i}", PHRASES[(i + 1) % 5]]), atol=1e-6
+        )
+    assert child.stats["child_texts"] >= 24 and child.stats["parent_calls"] == 0
+
+
+def test_the_server_takes_over_when_the_child_dies(
+    child: ProcessEncoder, backend: Encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    chain = concurrent(child, 8)
+    chain.encode(PHRASES)
+    results: list[np.ndarray] = []
+    errors: list[BaseException] = []
+
+    def caller(i: int) -> None:
+        try:
+            for j in range(15):
+                results.append(chain.encode([f"phrase {i}-{j}"]))
+        except BaseException as exc:  # pragma: no cover - the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    with caplog.at_level(logging.WARNING, logger="skillmatch.encoding.process"):
+        os.kill(child.info()["pid"], signal.SIGKILL)
+        for t in threads:
+            t.join(60)
+        wait_until(lambda: child.info()["state"] == "stopped", "the parent noticed")
+    assert errors == [] and len(results) == 60  # every call answered, by the child or by the parent
+    assert "ended" in child.info()["reason"] and "encoder process ended" in caplog.text
+    np.testing.assert_array_equal(chain.encode(["after the child"]), backend.encode(["after the child"]))
+    assert child.stats["parent_calls"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"backend": "onnx-int8-block"}, "loaded"),  # another precision: another fingerprint
+        ({"model": "/nonexistent/model"}, "could not load the model"),
+    ],
+)
+def test_a_child_that_cannot_serve_the_same_model_leaves_the_work_to_the_server(
+    backend: Encoder, onnx_dir: Path, changes: dict[str, str], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="skillmatch.encoding.process"):
+        encoder = ProcessEncoder(backend, spec_for(backend, onnx_dir, **changes))
+    info = encoder.info()
+    assert info["state"] == "stopped" and reason in info["reason"]
+    assert "encoding request texts in the server process" in caplog.text
+    np.testing.assert_array_equal(encoder.encode(PHRASES), backend.encode(PHRASES))
+    assert encoder.stats == {"child_calls": 0, "child_texts": 0, "parent_calls": 1}
+    wait_until(lambda: not encoder._process.is_alive(), "the child has gone")
+
+
+def test_dropping_the_encoder_stops_its_child(backend: Encoder, onnx_dir: Path) -> None:
+    encoder = ProcessEncoder(backend, spec_for(backend, onnx_dir))
+    encoder.encode(PHRASES)
+    process = encoder._process
+    assert process.is_alive()
+    del encoder
+    gc.collect()
+    wait_until(lambda: not process.is_alive(), "the child of a dropped encoder has ended")
