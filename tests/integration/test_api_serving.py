@@ -108,3 +108,4 @@ def test_request_texts_are_encoded_in_a_process_of_their_own_on_two_cores(client
     )
     process = client.get("/ready").json()["bundle"]["encoder"]["process"]
     assert process["state"] == "running" and process["child_calls"] >= 1 and process["child_texts"] >= 2
+    assert "skillmatch_encoder_process_up 1.0" in client.get("/metrics").text

@@ -95,6 +95,16 @@ def test_concurrent_callers_through_two_runs_in_flight_get_their_own_vectors(
     assert child.stats["child_texts"] >= 24 and child.stats["parent_calls"] == 0
 
 
+def test_a_stop_signal_to_the_process_group_leaves_the_child_to_its_parent(
+    child: ProcessEncoder, backend: Encoder
+) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        os.kill(child.info()["pid"], sig)
+    time.sleep(0.3)
+    np.testing.assert_array_equal(child.encode(PHRASES), backend.encode(PHRASES))
+    assert child.info()["state"] == "running" and child.stats["child_calls"] == 1
+
+
 def test_the_server_takes_over_when_the_child_dies(
     child: ProcessEncoder, backend: Encoder, caplog: pytest.LogCaptureFixture
 ) -> None:

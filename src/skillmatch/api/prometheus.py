@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from skillmatch.api.state import Served
+from skillmatch.encoding.factory import in_child
+from skillmatch.encoding.process import ProcessEncoder
 
 #: Content type of :meth:`Metrics.render`.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -61,6 +65,12 @@ class Metrics:
             ["backend", "accepted"],
             registry=self.registry,
         )
+        self.encoder_process_up = Gauge(
+            "skillmatch_encoder_process_up",
+            "1 while request texts are encoded in a process of their own (api_encoder_process); 0 when the "
+            "server encodes them in its own process (not configured, or that process ended: /ready says why).",
+            registry=self.registry,
+        )
         self.loads = Counter(
             "skillmatch_bundle_loads",
             "Bundles installed (loaded) or refused.",
@@ -92,6 +102,8 @@ class Metrics:
         self.encoder_info.labels(
             encoder["backend"], encoder["chosen_by"], str(encoder["cpu"].get("model", ""))
         ).set(1)
+        child = weakref.ref(c) if (c := in_child(served.service.model_encoder)) is not None else None
+        self.encoder_process_up.set_function(lambda: _process_up(child))
         self.encoder_candidate_rate.clear()
         for candidate in encoder["selection"].get("candidates", []):
             if candidate.get("phrases_per_s") is not None:
@@ -106,3 +118,9 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of this app's metrics."""
         return generate_latest(self.registry)
+
+
+def _process_up(child: weakref.ReferenceType[ProcessEncoder] | None) -> float:
+    """1.0 while the encoder process of the served bundle runs, else 0.0 (held weakly: a swap drops it)."""
+    encoder = child() if child is not None else None
+    return 1.0 if encoder is not None and encoder.info()["state"] == "running" else 0.0

@@ -16,8 +16,9 @@ of more than ``long_call_texts`` texts (a posting's sentences) in the caller's t
 takes over when the child cannot be started or ends: a call the child had not answered is encoded in the parent
 instead, so no request fails because the child died; the parent logs it and :meth:`ProcessEncoder.info` says so.
 
-The child is started with ``spawn`` (the parent has threads; ``fork`` would copy their locks), ignores SIGINT
-(Ctrl-C stops the parent, which stops the child) and ends when its pipe closes: when the parent stops, dies, or
+The child is started with ``spawn`` (the parent has threads; ``fork`` would copy their locks), ignores SIGINT and
+SIGTERM (Ctrl-C or a stop signal sent to the whole process group stops the parent, which finishes its requests in
+flight and then stops the child) and ends when its pipe closes: when the parent stops, dies (even by SIGKILL), or
 drops the encoder (a reload to a bundle of another model).
 """
 
@@ -72,7 +73,8 @@ class _Pending:
 
 def _child_main(conn: Connection, spec: dict[str, Any]) -> None:
     """The child: load the backend, say which fingerprint it has, then encode calls until the pipe closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it: Ctrl-C or a signal to the whole group
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # must not end it before the parent's requests in flight
     from skillmatch.encoding.factory import load_backend
 
     try:
