@@ -196,8 +196,8 @@ class Settings(BaseSettings):
         "auto",
         description="Encode request texts in a process of their own (the same backend loaded there, out of reach "
         "of the server's interpreter lock; the server process keeps it for long texts and takes over if that "
-        "process ends). auto: on when the server coalesces (api_coalesce_texts > 0), runs one worker and may use "
-        "at least 2 CPUs; "
+        "process ends). auto: on when the server coalesces (api_coalesce_texts > 0), runs one worker, encodes on "
+        "the CPU and may use at least 2 CPUs; "
         "off: in the server's own encoder thread (skillmatch.encoding.process, docs/performance.md).",
     )
     api_gc_freeze: bool = Field(

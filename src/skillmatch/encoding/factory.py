@@ -315,6 +315,7 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
             batch_size=serving.batch_size,
             threads=serving.encoder_threads,
             onnx_dir=str(serving.onnx_dir or serving.cache_dir / "onnx"),
+            device=serving.device,
         )
         # the caches stay in this process, in front of the child (same fingerprint and dimension)
         encoder.inner = ProcessEncoder(encoder.inner, spec)
@@ -325,13 +326,17 @@ def encoder_process(settings: Settings) -> bool:
     """Whether a server encodes request texts in a process of its own (``api_encoder_process``).
 
     ``auto``: when it coalesces request texts (``api_coalesce_texts`` > 0), runs one worker process
-    (``api_workers``; several workers already spread the interpreter locks) and may use at least 2 CPUs (with
-    one the child would only take turns with the server for it).
+    (``api_workers``; several workers already spread the interpreter locks), encodes on the CPU (a second process
+    would hold a second copy of the model on a GPU) and may use at least 2 CPUs (with one the child would only
+    take turns with the server for it).
     """
     if settings.api_encoder_process != "auto":
         return settings.api_encoder_process == "on"
     return (
-        settings.api_coalesce_texts > 0 and settings.api_workers == 1 and int(cpu_info()["usable_cpus"]) >= 2
+        settings.api_coalesce_texts > 0
+        and settings.api_workers == 1
+        and settings.device == "cpu"
+        and int(cpu_info()["usable_cpus"]) >= 2
     )
 
 

@@ -58,6 +58,7 @@ class ChildSpec:
     batch_size: int
     threads: int
     onnx_dir: str
+    device: str = "cpu"
 
 
 @dataclass(eq=False)
@@ -84,6 +85,7 @@ def _child_main(conn: Connection, spec: dict[str, Any]) -> None:
             batch_size=spec["batch_size"],
             threads=spec["threads"],
             onnx_dir=Path(spec["onnx_dir"]),
+            device=spec["device"],
         )
     except BaseException as exc:  # the parent logs it and encodes in its own process
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))

@@ -200,6 +200,7 @@ def test_settle_heap_again_collects_cycles_frozen_before(restore_gc: None) -> No
         ("auto", 10, 1, 1, False),  # one CPU: the child would only take turns with the server
         ("auto", 0, 1, 4, False),  # no coalescing: each request thread encodes on its own
         ("auto", 10, 2, 4, False),  # several workers spread the interpreter locks already
+        ("auto:cuda", 10, 1, 4, False),  # a second process would hold a second copy of the model on the GPU
         ("on", 0, 1, 1, True),  # an explicit setting wins
         ("off", 10, 1, 8, False),
     ],
@@ -208,7 +209,13 @@ def test_where_request_texts_are_encoded(
     monkeypatch: pytest.MonkeyPatch, setting: str, coalesce: int, workers: int, cpus: int, expected: bool
 ) -> None:
     monkeypatch.setattr(factory, "cpu_info", lambda: {"usable_cpus": cpus})
-    settings = Settings(api_encoder_process=setting, api_coalesce_texts=coalesce, api_workers=workers)  # type: ignore[arg-type]
+    setting, _, device = setting.partition(":")
+    settings = Settings(
+        api_encoder_process=setting,  # type: ignore[arg-type]
+        api_coalesce_texts=coalesce,
+        api_workers=workers,
+        device=device or "cpu",
+    )
     assert factory.encoder_process(settings) is expected
 
 
@@ -234,9 +241,8 @@ def test_the_serving_encoder_puts_its_backend_in_a_child_behind_the_caches(
     encoder = factory.serving_encoder(settings, "some/model")
     child = factory.in_child(encoder)
     assert isinstance(encoder, CachedEncoder) and encoder.inner is child and child.inner is backend
-    assert child.spec == ChildSpec(
-        "some/model", "onnx-int8-block", 32, 1, "/x/onnx"
-    )  # the serving threads: 1
+    serving_threads = 1
+    assert child.spec == ChildSpec("some/model", "onnx-int8-block", 32, serving_threads, "/x/onnx", "cpu")
     info = state.encoder_info(encoder)
     assert encoder.unwrap() is backend and info["backend"] == "onnx-int8-block"
     assert info["process"] == {"state": "not started"}  # /ready says where request texts are encoded
