@@ -126,7 +126,8 @@ class ProcessEncoder(EncoderWrapper):
         super().__init__(inner)
         self.spec = spec
         self.long_call_texts = long_call_texts
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the pending calls and the state
+        self._send_lock = threading.Lock()  # one sender at a time; never held while waiting for _lock
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count()
         self._conn: Connection | None = None
@@ -215,19 +216,22 @@ class ProcessEncoder(EncoderWrapper):
         call = _Pending(texts)
         with self._lock:
             conn = self._conn
-            if conn is None:
-                call.lost = True
-            else:
+            if conn is not None:
                 call_id = next(self._ids)
                 self._pending[call_id] = call
-                try:
-                    conn.send((call_id, texts))
-                except (OSError, ValueError):
-                    self._pending.pop(call_id, None)
-                    call.lost = True
-        if call.lost:
+        if conn is None:
             return self._here(texts, progress)
-        call.ready.wait()
+        # sent outside _lock: a send that waits for room in the pipe never stops the receiver thread from
+        # taking answers out of the other one (which would leave the child waiting to send, and both stuck)
+        try:
+            with self._send_lock:
+                conn.send((call_id, texts))
+        except (OSError, ValueError):
+            with self._lock:
+                self._pending.pop(call_id, None)
+            call.lost = True
+        if not call.lost:
+            call.ready.wait()
         if call.lost:
             return self._here(texts, progress)
         if call.error is not None:
