@@ -189,7 +189,8 @@ class Settings(BaseSettings):
         10,
         ge=0,
         description="Concurrent requests' texts of up to this many are encoded together in one run, one run at a "
-        "time (0: each request encodes on its own). Short runs keep the encoder and the request threads busy at "
+        "time (two handed over at once to an encoder process: api_encoder_process; 0: each request encodes on its "
+        "own). Short runs keep the encoder and the request threads busy at "
         "once (see skillmatch.encoding.concurrency); calls of more than 64 texts run beside them.",
     )
     api_encoder_process: Literal["auto", "on", "off"] = Field(

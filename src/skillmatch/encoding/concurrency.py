@@ -12,6 +12,10 @@ Nobody waits for a timer: a call that finds the thread idle is encoded at once (
 to the encoder's thread), and under load batches form by themselves from the calls that queued behind the running
 one.
 
+With ``runs_in_flight`` above 1, that many encoding threads take runs: for an encoder whose runs do not need this
+process's interpreter lock (:class:`~skillmatch.encoding.process.ProcessEncoder`, the API's default on 2 or more
+CPUs) the next run is then handed over while the last one's vectors are still being taken back.
+
 Runs are kept short on purpose. Callers in a server do more than encode: a request thread encodes its phrases,
 then spends as long again in Python (linking, gaps, the optimiser) under the interpreter lock. Long runs make
 convoys: eight requests encode in one run while the Python side idles, then take turns at the interpreter lock
