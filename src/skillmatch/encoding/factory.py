@@ -285,7 +285,8 @@ def serving_encoder(settings: Settings, model: str) -> CachedEncoder:
     ``model`` with the backend of ``api_encoder_backend`` ("same": ``encoder_backend``; the default, "auto",
     times the backends on short runs with the serving thread count), the API's cache setting and the serving
     thread count. When a backend left at its default cannot be loaded, the encoder of ``encoder_backend`` is used
-    instead, with a warning; a backend set explicitly fails loudly.
+    instead, with a warning; a backend set explicitly fails loudly. When :func:`encoder_process` says so, short
+    calls are encoded by the same backend in a process of its own (:class:`ProcessEncoder`, under the caches).
     """
     backend = settings.api_encoder_backend
     serving = settings.model_copy(
