@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import ConcurrencyEncoder
 
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import concurrent, load_backend
@@ -162,3 +163,25 @@ def test_dropping_the_encoder_stops_its_child(backend: Encoder, onnx_dir: Path) 
     del encoder
     gc.collect()
     wait_until(lambda: not process.is_alive(), "the child of a dropped encoder has ended")
+
+
+def test_once_the_child_is_gone_short_runs_are_encoded_one_at_a_time_and_long_calls_beside(
+    onnx_dir: Path,
+) -> None:
+    inner = ConcurrencyEncoder(thread_safe=True, pause=0.05)
+    encoder = ProcessEncoder(inner, spec_for(inner, onnx_dir, model="/nonexistent/model"), long_call_texts=8)
+    assert encoder.info()["state"] == "stopped"
+    chain = concurrent(encoder, 4)  # two runs in flight, as with a live child
+    threads = [threading.Thread(target=chain.encode, args=([f"short {i}"],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert inner.max_inside == 1  # as a server without a child: one coalesced run at a time
+    inner.pause = 0.5
+    short = threading.Thread(target=chain.encode, args=(["short again"],))
+    short.start()
+    wait_until(lambda: inner.inside == 1, "the short run is being encoded")
+    encoder.encode([f"posting sentence {i}" for i in range(12)])
+    short.join(10)
+    assert inner.max_inside == 2  # the long call ran beside the short run

@@ -128,6 +128,7 @@ class ProcessEncoder(EncoderWrapper):
         self.long_call_texts = long_call_texts
         self._lock = threading.Lock()  # the pending calls and the state
         self._send_lock = threading.Lock()  # one sender at a time; never held while waiting for _lock
+        self._local_lock = threading.Lock()  # short calls encoded in this process, one at a time
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count()
         self._conn: Connection | None = None
@@ -242,8 +243,16 @@ class ProcessEncoder(EncoderWrapper):
         return call.vectors
 
     def _here(self, texts: list[str], progress: ProgressFn | None) -> np.ndarray:
+        """Encode in this process.
+
+        Long calls run beside everything else; short ones (the coalesced runs, once the child is gone) one at a
+        time, as a server without a child runs them.
+        """
         self.stats["parent_calls"] += 1
-        return self.inner.encode(texts, progress=progress)
+        if len(texts) > self.long_call_texts:
+            return self.inner.encode(texts, progress=progress)
+        with self._local_lock:
+            return self.inner.encode(texts, progress=progress)
 
     def _deliver(self, call_id: int, vectors: np.ndarray | None, error: str | None) -> None:
         """Hand one answer of the child to its caller."""
