@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from fakes import ConcurrencyEncoder
 
+from skillmatch.encoding import process
 from skillmatch.encoding.base import Encoder
 from skillmatch.encoding.factory import concurrent, load_backend
 from skillmatch.encoding.process import ChildSpec, ProcessEncoder
@@ -107,8 +108,9 @@ def test_a_stop_signal_to_the_process_group_leaves_the_child_to_its_parent(
 
 
 def test_the_server_takes_over_when_the_child_dies(
-    child: ProcessEncoder, backend: Encoder, caplog: pytest.LogCaptureFixture
+    child: ProcessEncoder, backend: Encoder, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(process, "RESTART_DELAY_S", 60.0)  # no restart within this test
     chain = concurrent(child, 8)
     chain.encode(PHRASES)
     results: list[np.ndarray] = []
@@ -185,3 +187,23 @@ def test_once_the_child_is_gone_short_runs_are_encoded_one_at_a_time_and_long_ca
     encoder.encode([f"posting sentence {i}" for i in range(12)])
     short.join(10)
     assert inner.max_inside == 2  # the long call ran beside the short run
+
+
+def test_a_child_that_ended_is_started_again_until_it_ends_too_often(
+    child: ProcessEncoder, backend: Encoder, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process, "RESTART_DELAY_S", 0.1)
+    monkeypatch.setattr(process, "MAX_RESTARTS", 1)
+    first = child.info()["pid"]
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: child.info()["state"] == "running" and child.info()["pid"] != first, "a new child", 60)
+    assert child.info()["restarts"] == 1 and "reason" not in child.info()
+    before = child.stats["child_calls"]
+    np.testing.assert_array_equal(child.encode(PHRASES), backend.encode(PHRASES))
+    assert child.stats["child_calls"] == before + 1  # the new child answers
+    with caplog.at_level(logging.WARNING, logger="skillmatch.encoding.process"):
+        os.kill(child.info()["pid"], signal.SIGKILL)
+        wait_until(lambda: "not starting it again" in caplog.text, "the parent gives up restarting")
+    time.sleep(0.5)
+    assert child.info()["state"] == "stopped" and "ended" in child.info()["reason"]
+    np.testing.assert_array_equal(child.encode(["still served"]), backend.encode(["still served"]))

@@ -587,7 +587,10 @@ class EncoderProcessOut(BaseModel):
 
     pid: int | None = Field(description="The encoder process's id.")
     state: str = Field(description="running, or stopped: the server process encodes instead (see reason).")
-    reason: str | None = Field(None, description="Why the server process took over, when it did.")
+    reason: str | None = Field(None, description="Why the server process took over, while it does.")
+    restarts: int = Field(
+        0, description="Times the encoder process was started again after it ended (last 10 min)."
+    )
     child_calls: int = Field(description="Calls the encoder process answered since the bundle was loaded.")
     child_texts: int = Field(description="Texts in those calls.")
     parent_calls: int = Field(

@@ -15,6 +15,8 @@ The backend stays loaded in the parent too: it answers ``normalise_text`` and th
 of more than ``long_call_texts`` texts (a posting's sentences) in the caller's thread, beside the short runs, and
 takes over when the child cannot be started or ends: a call the child had not answered is encoded in the parent
 instead, so no request fails because the child died; the parent logs it and :meth:`ProcessEncoder.info` says so.
+A child that ended unasked is started again in the background after 1, 2, then 4 seconds (at most
+:data:`MAX_RESTARTS` times in :data:`RESTART_WINDOW_S`), the parent encoding meanwhile.
 
 The child is started with ``spawn`` (the parent has threads; ``fork`` would copy their locks), ignores SIGINT and
 SIGTERM (Ctrl-C or a stop signal sent to the whole process group stops the parent, which finishes its requests in
@@ -30,6 +32,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +46,12 @@ from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 from skillmatch.encoding.concurrency import LONG_CALL_TEXTS
 
 log = logging.getLogger(__name__)
+
+#: A child that ends unasked is started again after RESTART_DELAY_S, then twice that, ... at most MAX_RESTARTS times
+#: within RESTART_WINDOW_S seconds; after that the server keeps encoding request texts itself.
+RESTART_DELAY_S = 1.0
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 600.0
 
 
 class EncoderProcessError(RuntimeError):
@@ -113,6 +122,9 @@ class ProcessEncoder(EncoderWrapper):
         spec: how the child loads the same backend; its fingerprint must equal ``inner``'s.
         long_call_texts: calls with more texts than this are encoded by ``inner`` in the caller's thread.
         start_timeout: seconds to wait for the child to load its model; after that the parent encodes alone.
+
+    A child that ends unasked (killed, out of memory) is started again in the background (see
+    :data:`MAX_RESTARTS`); meanwhile, and for good after too many ends, the parent encodes.
     """
 
     def __init__(
@@ -126,6 +138,7 @@ class ProcessEncoder(EncoderWrapper):
         super().__init__(inner)
         self.spec = spec
         self.long_call_texts = long_call_texts
+        self.start_timeout = start_timeout
         self._lock = threading.Lock()  # the pending calls and the state
         self._send_lock = threading.Lock()  # one sender at a time; never held while waiting for _lock
         self._local_lock = threading.Lock()  # short calls encoded in this process, one at a time
@@ -136,18 +149,24 @@ class ProcessEncoder(EncoderWrapper):
         self._reason = ""
         #: calls and texts the child encoded, calls the parent encoded instead (long, or the child gone)
         self.stats = {"child_calls": 0, "child_texts": 0, "parent_calls": 0}
+        self._closing = threading.Event()  # set before the child is asked to end: its end is then expected
+        self._restarts: list[float] = []  # when the child was started again (monotonic seconds)
+        self._launch()
+
+    def _launch(self) -> bool:
+        """Start a child and wait for its model (see :meth:`_start`); True when it runs."""
         ctx = multiprocessing.get_context("spawn")
         parent_end, child_end = ctx.Pipe()
-        self._process = ctx.Process(
-            target=_child_main, args=(child_end, asdict(spec)), name="skillmatch-encoder", daemon=True
+        process = ctx.Process(
+            target=_child_main, args=(child_end, asdict(self.spec)), name="skillmatch-encoder", daemon=True
         )
-        self._process.start()
+        process.start()
         child_end.close()
-        self._closing = threading.Event()  # set before the child is asked to end: its end is then expected
-        self._start(parent_end, start_timeout)
-        weakref.finalize(self, _stop, parent_end, self._process, self._closing)
+        self._process = process
+        weakref.finalize(self, _stop, parent_end, process, self._closing)
+        return self._start(parent_end, self.start_timeout)
 
-    def _start(self, conn: Connection, timeout: float) -> None:
+    def _start(self, conn: Connection, timeout: float) -> bool:
         """Wait for the child's model; on success start the receiver thread, else encode in this process."""
         problem = None
         if not conn.poll(timeout):
@@ -161,17 +180,38 @@ class ProcessEncoder(EncoderWrapper):
                 problem = f"the encoder process could not load the model ({kind}: {detail})"
             elif detail != self.inner.fingerprint:
                 problem = f"the encoder process loaded {detail}, not {self.inner.fingerprint}"
+        if problem is None and self._closing.is_set():
+            problem = "closed while the encoder process started"
         if problem is not None:
-            self._give_up(problem)
-            _stop(conn, self._process, self._closing)
-            return
-        self._conn = conn
-        self._state = "running"
+            self._give_up(problem, warn=not self._closing.is_set())
+            _stop(conn, self._process, None)
+            return False
+        with self._lock:
+            self._conn = conn
+            self._state = "running"
         threading.Thread(
             target=_receive,
             args=(conn, weakref.ref(self), self._closing),
             name="skillmatch-encoder-rx",
             daemon=True,
+        ).start()
+        return True
+
+    def _restart_later(self) -> None:
+        """Start the child again after a delay that doubles with each recent restart, unless there were too many."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S]
+        if len(self._restarts) >= MAX_RESTARTS:
+            log.warning(
+                "the encoder process ended %d times within %g s: not starting it again",
+                len(self._restarts) + 1,
+                RESTART_WINDOW_S,
+            )
+            return
+        delay = RESTART_DELAY_S * 2 ** len(self._restarts)
+        self._restarts.append(now)
+        threading.Thread(
+            target=_relaunch, args=(weakref.ref(self), delay), name="skillmatch-encoder-restart", daemon=True
         ).start()
 
     def _give_up(self, reason: str, *, warn: bool = True) -> Connection | None:
@@ -181,7 +221,7 @@ class ProcessEncoder(EncoderWrapper):
         """
         with self._lock:
             conn, self._conn = self._conn, None
-            self._state, self._reason = "stopped", self._reason or reason
+            self._state, self._reason = "stopped", reason
             lost = list(self._pending.values())
             self._pending.clear()
         for call in lost:
@@ -201,7 +241,8 @@ class ProcessEncoder(EncoderWrapper):
         return {
             "pid": self._process.pid,
             "state": self._state,
-            **({"reason": self._reason} if self._reason else {}),
+            **({"reason": self._reason} if self._reason and self._state != "running" else {}),
+            "restarts": len(self._restarts),
             **self.stats,
         }
 
@@ -263,7 +304,8 @@ class ProcessEncoder(EncoderWrapper):
             call.ready.set()
 
     def close(self) -> None:
-        """Stop the child; calls from now on are encoded in this process."""
+        """Stop the child (and any restart); calls from now on are encoded in this process."""
+        self._closing.set()
         conn = self._give_up("closed", warn=False)
         if conn is not None:
             _stop(conn, self._process, self._closing)
@@ -281,8 +323,9 @@ def _receive(conn: Connection, ref: weakref.ReferenceType[ProcessEncoder], closi
         except (EOFError, OSError):
             encoder = ref()
             if encoder is not None and encoder._state == "running" and not closing.is_set():
-                code = encoder._process.exitcode
-                encoder._give_up(f"the encoder process ended (exit code {code})")
+                encoder._process.join(1)
+                encoder._give_up(f"the encoder process ended (exit code {encoder._process.exitcode})")
+                encoder._restart_later()
             return
         encoder = ref()
         if encoder is None:
@@ -291,9 +334,27 @@ def _receive(conn: Connection, ref: weakref.ReferenceType[ProcessEncoder], closi
         del encoder
 
 
-def _stop(conn: Connection, process: multiprocessing.process.BaseProcess, closing: threading.Event) -> None:
-    """Ask the child to end (it also ends when the pipe closes), then make sure it has."""
-    closing.set()
+def _relaunch(ref: weakref.ReferenceType[ProcessEncoder], delay: float) -> None:
+    """Start the encoder's child again after ``delay`` seconds, unless the encoder was closed or dropped."""
+    time.sleep(delay)
+    encoder = ref()
+    if encoder is None or encoder._closing.is_set():
+        return
+    if encoder._launch():
+        log.warning("the encoder process runs again (pid %s)", encoder._process.pid)
+    else:
+        encoder._restart_later()
+
+
+def _stop(
+    conn: Connection, process: multiprocessing.process.BaseProcess, closing: threading.Event | None
+) -> None:
+    """Ask the child to end (it also ends when the pipe closes), then make sure it has.
+
+    ``closing`` (set first) tells the receiver thread that this end is expected: no warning, no restart.
+    """
+    if closing is not None:
+        closing.set()
     with contextlib.suppress(OSError, ValueError):
         conn.send(None)
     process.join(5)
