@@ -6,7 +6,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +148,11 @@ def wait_for_health(port: int, *, timeout: float = 60.0, log: Path | None = None
             time.sleep(0.2)
     tail = log.read_text()[-2000:] if log is not None and log.exists() else ""
     raise AssertionError(f"server did not start on port {port}: {tail}")
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    until = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < until, f"timed out waiting until {what}"
+        time.sleep(0.005)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import ConcurrencyEncoder
+from fakes import ConcurrencyEncoder, wait_until
 
 from skillmatch.encoding import process
 from skillmatch.encoding.base import Encoder
@@ -46,15 +46,6 @@ def spec_for(encoder: Encoder, onnx_dir: Path, **changes: str) -> ChildSpec:
         "onnx_dir": str(onnx_dir),
     }
     return ChildSpec(**{**fields, **changes})  # type: ignore[arg-type]
-
-
-def wait_until(condition: object, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting until {what}")
 
 
 @pytest.fixture()
@@ -130,7 +121,7 @@ def test_the_server_takes_over_when_the_child_dies(
         os.kill(child.info()["pid"], signal.SIGKILL)
         for t in threads:
             t.join(60)
-        wait_until(lambda: child.info()["state"] == "stopped", "the parent noticed")
+        wait_until(lambda: child.info()["state"] == "stopped", "the parent noticed", 10)
     assert errors == [] and len(results) == 60  # every call answered, by the child or by the parent
     assert "ended" in child.info()["reason"] and "encoder process ended" in caplog.text
     np.testing.assert_array_equal(chain.encode(["after the child"]), backend.encode(["after the child"]))
@@ -154,7 +145,7 @@ def test_a_child_that_cannot_serve_the_same_model_leaves_the_work_to_the_server(
     assert "encoding request texts in the server process" in caplog.text
     np.testing.assert_array_equal(encoder.encode(PHRASES), backend.encode(PHRASES))
     assert encoder.stats == {"child_calls": 0, "child_texts": 0, "parent_calls": 1}
-    wait_until(lambda: not encoder._process.is_alive(), "the child has gone")
+    wait_until(lambda: not encoder._process.is_alive(), "the child has gone", 10)
 
 
 def test_dropping_the_encoder_stops_its_child(backend: Encoder, onnx_dir: Path) -> None:
@@ -164,7 +155,7 @@ def test_dropping_the_encoder_stops_its_child(backend: Encoder, onnx_dir: Path) 
     assert process.is_alive()
     del encoder
     gc.collect()
-    wait_until(lambda: not process.is_alive(), "the child of a dropped encoder has ended")
+    wait_until(lambda: not process.is_alive(), "the child of a dropped encoder has ended", 10)
 
 
 def test_once_the_child_is_gone_short_runs_are_encoded_one_at_a_time_and_long_calls_beside(
@@ -183,7 +174,7 @@ def test_once_the_child_is_gone_short_runs_are_encoded_one_at_a_time_and_long_ca
     inner.pause = 0.5
     short = threading.Thread(target=chain.encode, args=(["short again"],))
     short.start()
-    wait_until(lambda: inner.inside == 1, "the short run is being encoded")
+    wait_until(lambda: inner.inside == 1, "the short run is being encoded", 10)
     encoder.encode([f"posting sentence {i}" for i in range(12)])
     short.join(10)
     assert inner.max_inside == 2  # the long call ran beside the short run
@@ -203,7 +194,7 @@ def test_a_child_that_ended_is_started_again_until_it_ends_too_often(
     assert child.stats["child_calls"] == before + 1  # the new child answers
     with caplog.at_level(logging.WARNING, logger="skillmatch.encoding.process"):
         os.kill(child.info()["pid"], signal.SIGKILL)
-        wait_until(lambda: "not starting it again" in caplog.text, "the parent gives up restarting")
+        wait_until(lambda: "not starting it again" in caplog.text, "the parent gives up restarting", 10)
     time.sleep(0.5)
     assert child.info()["state"] == "stopped" and "ended" in child.info()["reason"]
     np.testing.assert_array_equal(child.encode(["still served"]), backend.encode(["still served"]))

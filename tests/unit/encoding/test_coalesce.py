@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
-from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder
+from fakes import ConcurrencyEncoder, CountingEncoder, HashingEncoder, wait_until
 
 from skillmatch import deadline
 from skillmatch.deadline import CancelToken, WorkCancelled
@@ -85,13 +85,6 @@ def call(encoder: CoalescingEncoder, texts: list[str], **kwargs: object) -> Call
     caller = Caller(lambda: encoder.encode(texts, **kwargs))  # type: ignore[arg-type]
     caller.start()
     return caller
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    until = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < until, f"timed out waiting until {what}"
-        time.sleep(0.001)
 
 
 def expected(texts: list[str]) -> np.ndarray:
