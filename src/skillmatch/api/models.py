@@ -589,7 +589,9 @@ class EncoderProcessOut(BaseModel):
     state: str = Field(description="running, or stopped: the server process encodes instead (see reason).")
     reason: str | None = Field(None, description="Why the server process took over, while it does.")
     restarts: int = Field(
-        0, description="Times the encoder process was started again after it ended (last 10 min)."
+        0,
+        description="Restarts of the encoder process after it ended unasked, counted toward the limit of 3 "
+        "within 10 minutes (older ones drop out when it next ends).",
     )
     child_calls: int = Field(description="Calls the encoder process answered since the bundle was loaded.")
     child_texts: int = Field(description="Texts in those calls.")
