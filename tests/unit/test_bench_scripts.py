@@ -65,6 +65,18 @@ def test_repeat_phrases_come_back_with_skewed_frequencies(load_bench: ModuleType
     assert all(len(p["skills"]) == len(set(p["skills"])) for p in payloads)
 
 
+def test_the_repeat_phase_is_preceded_by_each_of_its_phrases_once(
+    load_bench: ModuleType, bundle: Path
+) -> None:
+    payloads = load_bench.recommendation_payloads(bundle, 200, 5, 0, mode="repeat", pool=23)
+    warm = load_bench.pool_warmup(payloads, 5)
+    sent = [s for p in warm for s in p["skills"]]
+    assert sorted(sent) == sorted({s for p in payloads for s in p["skills"]})  # every phrase, once
+    assert all(1 <= len(p["skills"]) <= 5 for p in warm) and len(warm) == -(-len(sent) // 5)
+    roles = {tuple(p["roles"]) for p in payloads}
+    assert all(tuple(p["roles"]) in roles and p["max_hours"] == 120 for p in warm)
+
+
 def test_payloads_are_reproducible(load_bench: ModuleType, bundle: Path) -> None:
     a = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
     b = load_bench.recommendation_payloads(bundle, 10, 5, 3, mode="labels")
