@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         "the CPU and may use at least 2 CPUs; "
         "off: in the server's own encoder thread (skillmatch.encoding.process, docs/performance.md).",
     )
+    api_inline_max_skills: int = Field(
+        25,
+        ge=0,
+        description="Gap analyses and recommendations of a learner with at most this many skills plus held "
+        "credentials (and no CV text) are tried on the event loop first and move to the thread pool at the first "
+        "text the encoder must encode (skillmatch.api.offload); 0: always in the thread pool.",
+    )
     api_gc_freeze: bool = Field(
         True,
         description="After loading a bundle, keep its objects out of the garbage collector's full collections "

@@ -37,7 +37,7 @@ OWNERS = {
 
 #: The stages in flow order; a module may import its own stage and earlier ones only.
 STAGES = [
-    ("config", "schema", "currencies", "deadline", "cpu"),
+    ("config", "schema", "currencies", "deadline", "nowait", "cpu"),
     ("readers", "encoding", "index"),
     ("bundle",),
     ("linking",),

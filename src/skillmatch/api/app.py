@@ -28,6 +28,7 @@ from skillmatch.api.deps import GENERATION_HEADER
 from skillmatch.api.errors import http_error, validation_error
 from skillmatch.api.limits import PayloadLimits, document_limits
 from skillmatch.api.middleware import JsonTooLargeMiddleware, ObservabilityMiddleware, UrlLimitMiddleware
+from skillmatch.api.offload import LibraryRunner
 from skillmatch.api.prometheus import Metrics
 from skillmatch.api.routers import (
     API_PREFIX,
@@ -169,6 +170,7 @@ def create_app(
         log.warning("no API key configured: the cohort and admin endpoints refuse every request (401)")
     app.state.limits = PayloadLimits.from_settings(settings)
     app.state.metrics = metrics = Metrics()
+    app.state.runner = LibraryRunner(settings.api_inline_max_skills, metrics.library_call)
     app.state.bundles = holder = BundleHolder(settings, loader)
     holder.on_swap(metrics.bundle_swapped)
     holder.on_refuse(metrics.bundle_refused)

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, Response, Security, status
 from fastapi.security import APIKeyHeader
 
 from skillmatch.api.limits import PayloadLimits
+from skillmatch.api.offload import LibraryRunner
 from skillmatch.api.security import key_matches
 from skillmatch.api.state import BundleHolder, NotReady, Served
 from skillmatch.matching.gaps import UnknownCredentialError
@@ -58,6 +59,11 @@ async def limits(request: Request) -> PayloadLimits:
     return request.app.state.limits
 
 
+async def runner(request: Request) -> LibraryRunner:
+    """The app's :class:`~skillmatch.api.offload.LibraryRunner` (where routes' library calls run)."""
+    return request.app.state.runner
+
+
 async def require_api_key(
     request: Request, key: Annotated[str | None, Security(api_key_header)] = None
 ) -> None:
@@ -89,4 +95,5 @@ def library_errors() -> Iterator[None]:
 ServedDep = Annotated[Served, Depends(served)]
 LimitsDep = Annotated[PayloadLimits, Depends(limits)]
 HolderDep = Annotated[BundleHolder, Depends(holder)]
+RunnerDep = Annotated[LibraryRunner, Depends(runner)]
 ApiKey = Depends(require_api_key)

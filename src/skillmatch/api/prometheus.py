@@ -71,6 +71,14 @@ class Metrics:
             "server encodes them in its own process (not configured, or that process ended: /ready says why).",
             registry=self.registry,
         )
+        self.library_calls = Counter(
+            "skillmatch_library_calls",
+            "Learner gap analyses and recommendations by where they ran: event_loop (small and no text to "
+            "encode), thread_would_wait (tried on the event loop, then run in the thread pool because a text had "
+            "to be encoded), thread (not tried: too large, a CV, or api_inline_max_skills = 0).",
+            ["ran"],
+            registry=self.registry,
+        )
         self.loads = Counter(
             "skillmatch_bundle_loads",
             "Bundles installed (loaded) or refused.",
@@ -82,6 +90,10 @@ class Metrics:
         """Count one finished request."""
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def library_call(self, ran: str) -> None:
+        """Count one library call of a route by where it ran (:mod:`skillmatch.api.offload`)."""
+        self.library_calls.labels(ran).inc()
 
     def bundle_swapped(self, served: Served) -> None:
         """Describe the newly served bundle (the previous one's series is removed)."""

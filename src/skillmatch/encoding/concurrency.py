@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from skillmatch import deadline
+from skillmatch import deadline, nowait
 from skillmatch.deadline import CancelToken, WorkCancelled
 from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 
@@ -142,10 +142,12 @@ class CoalescingEncoder(EncoderWrapper):
         Raises:
             WorkCancelled: the caller's cancellation token (:func:`skillmatch.deadline.current`) was cancelled
                 or its deadline passed before the texts were encoded.
+            WouldWait: called inside :func:`skillmatch.nowait.scope` (the texts would wait for the encoder).
         """
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        nowait.check("texts for the encoder's queue")
         token = deadline.current()
         alone = len(texts) > self.long_call_texts and self.inner.thread_safe
         if token is not None and len(texts) > CHECK_EVERY_TEXTS:
@@ -273,7 +275,9 @@ class LockedEncoder(EncoderWrapper):
 
         Raises:
             WorkCancelled: the caller's cancellation token was cancelled or its deadline passed.
+            WouldWait: called inside :func:`skillmatch.nowait.scope`.
         """
+        nowait.check("texts to encode under the encoder's lock")
         token = deadline.current()
         if token is not None:
             if len(texts) > CHECK_EVERY_TEXTS:

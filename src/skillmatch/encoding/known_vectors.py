@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from skillmatch import nowait
 from skillmatch.encoding.base import Encoder, EncoderWrapper, ProgressFn
 from skillmatch.index import VectorIndex
 
@@ -81,7 +82,11 @@ class KnownVectorEncoder(EncoderWrapper):
         return [self._rows.get(self._key(t), -1) for t in texts]
 
     def encode(self, texts: Sequence[str], *, progress: ProgressFn | None = None) -> np.ndarray:
-        """Vectors of ``texts``: stored ones for known texts, the wrapped encoder's for the others."""
+        """Vectors of ``texts``: stored ones for known texts, the wrapped encoder's for the others.
+
+        Raises:
+            WouldWait: some text is not known and the call runs inside :func:`skillmatch.nowait.scope`.
+        """
         texts = list(texts)
         rows = np.asarray(self.lookup(texts), dtype=np.int64)
         hit = rows >= 0
@@ -91,6 +96,7 @@ class KnownVectorEncoder(EncoderWrapper):
         if hit.any():
             out[hit] = self._vectors_of(rows[hit])
         if not hit.all():
+            nowait.check("texts to encode")
             rest = [t for t, h in zip(texts, hit, strict=True) if not h]
             out[~hit] = self.inner.encode(rest, progress=progress)
         elif progress:

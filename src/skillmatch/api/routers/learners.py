@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
-from skillmatch.api.deps import LimitsDep, ServedDep, library_errors
+from skillmatch.api.deps import LimitsDep, RunnerDep, ServedDep, library_errors
 from skillmatch.api.formats import PATHWAY_RESPONSES, PathwayFormat, negotiate, pathway_response
 from skillmatch.api.limits import PayloadLimits
 from skillmatch.api.models import (
@@ -54,12 +54,16 @@ def check_target(limits: PayloadLimits, body: TargetIn) -> None:
 
 
 @router.post("/gaps", response_model=GapReportOut, responses=errors(400, 404, 413, 422, 503))
-def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
+async def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep, runner: RunnerDep) -> Response:
     """Compare a learner with one or more roles.
 
     Each skill of the role profile is covered, partly covered or missing, with its weight and the gap it
     leaves.
     """
+    return await runner.run(lambda: _gaps(body, served, limits), inline=runner.small(body))
+
+
+def _gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
     check_target(limits, body)
     with library_errors():
         report = served.service.gaps(body.roles, to_learner(body), role_weights=body.role_weights).to_dict()
@@ -84,10 +88,11 @@ AcceptHeader = Annotated[str | None, Header(include_in_schema=False)]
     response_model=RecommendationOut,
     responses={**PATHWAY_RESPONSES, **errors(400, 404, 413, 422, 503)},
 )
-def recommendations(
+async def recommendations(
     body: RecommendationsRequest,
     served: ServedDep,
     limits: LimitsDep,
+    runner: RunnerDep,
     format: FormatQuery = None,
     accept: AcceptHeader = None,
 ) -> Response:
@@ -96,7 +101,8 @@ def recommendations(
     The steps come in study order, with what each step covers (and the learning outcome that shows it), and
     the gap left, with reasons. ``format`` (or the ``Accept`` header) asks for CSV or Open Badges 3.0 instead.
     """
-    return _recommend(body, served, limits, negotiate(format, accept))
+    fmt = negotiate(format, accept)
+    return await runner.run(lambda: _recommend(body, served, limits, fmt), inline=runner.small(body))
 
 
 @router.get(
@@ -104,14 +110,16 @@ def recommendations(
     response_model=RecommendationOut,
     responses={**PATHWAY_RESPONSES, **errors(404, 413, 422, 503)},
 )
-def recommendations_get(
+async def recommendations_get(
     params: Annotated[RecommendationsQuery, Query()],
     served: ServedDep,
     limits: LimitsDep,
+    runner: RunnerDep,
     accept: AcceptHeader = None,
 ) -> Response:
     """The same as ``POST /v1/recommendations``, with the body's fields as query parameters (lists repeated)."""
-    return _recommend(params, served, limits, negotiate(params.format, accept))
+    fmt = negotiate(params.format, accept)
+    return await runner.run(lambda: _recommend(params, served, limits, fmt), inline=runner.small(params))
 
 
 def _recommend(

@@ -1,0 +1,90 @@
+"""LibraryRunner: small calls that never wait run on the event loop; the others in the thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from skillmatch import nowait
+from skillmatch.api.models import LearnerIn
+from skillmatch.api.offload import EVENT_LOOP, THREAD, THREAD_AFTER_WAIT, LibraryRunner
+
+
+def _run(runner: LibraryRunner, call: object, *, inline: bool) -> tuple[object, threading.Thread]:
+    """Run ``call`` through ``runner`` on a fresh event loop; also return the loop's thread."""
+
+    async def main() -> tuple[object, threading.Thread]:
+        return await runner.run(call, inline=inline), threading.current_thread()  # type: ignore[arg-type]
+
+    return asyncio.run(main())
+
+
+def test_a_call_that_never_waits_runs_on_the_event_loop() -> None:
+    counted: list[str] = []
+    ran_in: list[threading.Thread] = []
+
+    def call() -> str:
+        ran_in.append(threading.current_thread())
+        return "pathway"
+
+    result, loop_thread = _run(LibraryRunner(25, counted.append), call, inline=True)
+    assert result == "pathway"
+    assert ran_in == [loop_thread]
+    assert counted == [EVENT_LOOP]
+
+
+def test_a_call_that_would_wait_stops_there_and_runs_again_in_the_thread_pool() -> None:
+    counted: list[str] = []
+    steps: list[tuple[str, threading.Thread]] = []
+
+    def call() -> str:
+        steps.append(("before the encoder", threading.current_thread()))
+        nowait.check("texts to encode")
+        steps.append(("after the encoder", threading.current_thread()))
+        return "pathway"
+
+    result, loop_thread = _run(LibraryRunner(25, counted.append), call, inline=True)
+    assert result == "pathway"
+    assert [s for s, _ in steps] == ["before the encoder", "before the encoder", "after the encoder"]
+    assert steps[0][1] is loop_thread  # tried on the loop, given up before the encoder
+    assert steps[1][1] is not loop_thread and steps[2][1] is steps[1][1]  # then all of it in a worker thread
+    assert counted == [THREAD_AFTER_WAIT]
+
+
+def test_a_call_not_tried_inline_runs_in_the_thread_pool_where_waiting_is_allowed() -> None:
+    counted: list[str] = []
+    ran_in: list[tuple[threading.Thread, bool]] = []
+
+    def call() -> str:
+        ran_in.append((threading.current_thread(), nowait.forbidden()))
+        nowait.check("texts to encode")  # allowed here
+        return "pathway"
+
+    result, loop_thread = _run(LibraryRunner(25, counted.append), call, inline=False)
+    assert result == "pathway"
+    assert ran_in[0][0] is not loop_thread and ran_in[0][1] is False
+    assert counted == [THREAD]
+
+
+def test_errors_of_the_call_propagate_from_the_event_loop() -> None:
+    def call() -> str:
+        raise LookupError("unknown role 'astronaut'")
+
+    counted: list[str] = []
+    with pytest.raises(LookupError, match="astronaut"):
+        _run(LibraryRunner(25, counted.append), call, inline=True)
+    with pytest.raises(LookupError, match="astronaut"):
+        _run(LibraryRunner(25, counted.append), call, inline=False)
+    assert counted == [EVENT_LOOP, THREAD]
+
+
+def test_only_small_learners_without_cv_text_are_tried_inline() -> None:
+    runner = LibraryRunner(3)
+    assert runner.small(LearnerIn(skills=["sql", "python"], credentials_held=["c1"]))
+    assert not runner.small(LearnerIn(skills=["sql", "python", "excel"], credentials_held=["c1"]))
+    assert not runner.small(LearnerIn(skills=["sql"], cv="Five years of SQL reporting."))
+    assert not LibraryRunner(0).small(LearnerIn(skills=["sql"]))
+    with pytest.raises(ValueError, match="inline_max_skills"):
+        LibraryRunner(-1)
