@@ -86,5 +86,7 @@ def test_only_small_learners_without_cv_text_are_tried_inline() -> None:
     assert not runner.small(LearnerIn(skills=["sql", "python", "excel"], credentials_held=["c1"]))
     assert not runner.small(LearnerIn(skills=["sql"], cv="Five years of SQL reporting."))
     assert not LibraryRunner(0).small(LearnerIn(skills=["sql"]))
+    assert runner.small(LearnerIn(skills=["sql"]), ["analyst", "nurse", "teacher"])
+    assert not runner.small(LearnerIn(skills=["sql"]), ["analyst", "nurse", "teacher", "pilot"])
     with pytest.raises(ValueError, match="inline_max_skills"):
         LibraryRunner(-1)

@@ -60,7 +60,7 @@ async def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep, runner: 
     Each skill of the role profile is covered, partly covered or missing, with its weight and the gap it
     leaves.
     """
-    return await runner.run(lambda: _gaps(body, served, limits), inline=runner.small(body))
+    return await runner.run(lambda: _gaps(body, served, limits), inline=runner.small(body, body.roles))
 
 
 def _gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
@@ -102,7 +102,9 @@ async def recommendations(
     the gap left, with reasons. ``format`` (or the ``Accept`` header) asks for CSV or Open Badges 3.0 instead.
     """
     fmt = negotiate(format, accept)
-    return await runner.run(lambda: _recommend(body, served, limits, fmt), inline=runner.small(body))
+    return await runner.run(
+        lambda: _recommend(body, served, limits, fmt), inline=runner.small(body, body.roles)
+    )
 
 
 @router.get(
@@ -119,7 +121,9 @@ async def recommendations_get(
 ) -> Response:
     """The same as ``POST /v1/recommendations``, with the body's fields as query parameters (lists repeated)."""
     fmt = negotiate(params.format, accept)
-    return await runner.run(lambda: _recommend(params, served, limits, fmt), inline=runner.small(params))
+    return await runner.run(
+        lambda: _recommend(params, served, limits, fmt), inline=runner.small(params, params.roles)
+    )
 
 
 def _recommend(
