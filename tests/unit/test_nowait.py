@@ -54,6 +54,8 @@ def test_known_texts_are_answered_inside_the_scope_and_others_stop_before_the_en
         with pytest.raises(nowait.WouldWait):
             known.encode(["python", "cooking"])
     assert inner.batches == []  # nothing went to the encoder
+    # the refused call counted nothing: it runs again elsewhere
+    assert known.stats == {"requested": 2, "known": 2}
     np.testing.assert_allclose(vectors, HashingEncoder().encode(["python", "sql"]), atol=1e-6)
     # outside the scope the same call encodes the unknown text
     out = known.encode(["python", "cooking"])

@@ -90,13 +90,14 @@ class KnownVectorEncoder(EncoderWrapper):
         texts = list(texts)
         rows = np.asarray(self.lookup(texts), dtype=np.int64)
         hit = rows >= 0
+        if not hit.all():
+            nowait.check("texts to encode")  # before anything is counted: the call will run again elsewhere
         self.stats["requested"] += len(texts)
         self.stats["known"] += int(hit.sum())
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if hit.any():
             out[hit] = self._vectors_of(rows[hit])
         if not hit.all():
-            nowait.check("texts to encode")
             rest = [t for t, h in zip(texts, hit, strict=True) if not h]
             out[~hit] = self.inner.encode(rest, progress=progress)
         elif progress:
