@@ -29,14 +29,14 @@ from typing import Any
 
 import httpx
 from common import cpu_line, machine, print_table
-from load import PhraseMaker, _roles_and_labels, recommendation_payloads
+from load import PhraseMaker, _roles_and_labels, pool_warmup, recommendation_payloads
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 #: The calls timed inside (owner, attribute, label), in the order they are printed.
 CALLS = [
-    ("route", "_recommend", "route (request thread)"),
-    ("library", "recommend", "  library recommend (request thread)"),
+    ("route", "_recommend", "route (event loop or request thread)"),
+    ("library", "recommend", "  library recommend (same thread)"),
     ("onnx", "run", "ONNX Runtime session.run (any thread)"),
 ]
 
@@ -110,6 +110,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     payloads = recommendation_payloads(
         bundle, args.requests, args.skills, args.seed, mode=args.mode, maker=maker, pool=args.pool
     )
+    if args.mode == "repeat":  # each phrase of the pool seen once first, as in bench/load.py
+        warm += pool_warmup(payloads, args.skills)
     app = app_from_env()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
