@@ -205,8 +205,9 @@ class Settings(BaseSettings):
         25,
         ge=0,
         description="Gap analyses and recommendations of a learner with at most this many skills plus held "
-        "credentials (no CV text, at most 3 target roles) are tried on the event loop first and move to the "
-        "thread pool at the first text the encoder must encode (skillmatch.api.offload); 0: always in the pool.",
+        "credentials (no CV text, at most 3 target roles) run on the event loop: texts the encoder must encode "
+        "first are encoded without blocking it, else the call moves to the thread pool "
+        "(skillmatch.api.offload); 0: always in the thread pool.",
     )
     api_gc_freeze: bool = Field(
         True,

@@ -19,7 +19,7 @@ the caller's own thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -27,10 +27,15 @@ _FORBIDDEN: ContextVar[bool] = ContextVar("skillmatch_no_waiting", default=False
 
 
 class WouldWait(Exception):
-    """The call reached a point where it would wait (``what`` says which) inside :func:`scope`."""
+    """The call reached a point where it would wait (``what`` says which) inside :func:`scope`.
 
-    def __init__(self, what: str) -> None:
+    ``texts``: the texts it would have encoded, when the wait is for the encoder (a caller may have them encoded
+    without blocking, then try the call again).
+    """
+
+    def __init__(self, what: str, texts: Sequence[str] = ()) -> None:
         self.what = what
+        self.texts = list(texts)
         super().__init__(f"the call would wait here ({what}) and may not")
 
 
@@ -49,7 +54,7 @@ def forbidden() -> bool:
     return _FORBIDDEN.get()
 
 
-def check(what: str) -> None:
-    """Raise :class:`WouldWait` (naming ``what``) inside :func:`scope`; do nothing outside it."""
+def check(what: str, texts: Sequence[str] = ()) -> None:
+    """Raise :class:`WouldWait` (naming ``what`` and ``texts``) inside :func:`scope`; do nothing outside it."""
     if _FORBIDDEN.get():
-        raise WouldWait(what)
+        raise WouldWait(what, texts)

@@ -25,6 +25,7 @@ from skillmatch import deadline
 from skillmatch.api import create_app
 from skillmatch.api.cancellation import CLIENT_CLOSED
 from skillmatch.deadline import CancelToken
+from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.encoding.concurrency import CHECK_EVERY_TEXTS, CoalescingEncoder
 from skillmatch.facade import Skillmatch, load
 
@@ -243,3 +244,40 @@ def test_the_token_of_a_request_reaches_its_route_thread(bundle_paths: dict[str,
     with TestClient(app) as client:
         assert client.get("/probe").status_code == 200
     assert seen[0] is not None and seen[0].timeout == 7 and not seen[0].cancelled
+
+
+def test_a_learner_whose_phrase_waits_to_be_encoded_ahead_gets_the_504_and_the_phrase_is_dropped(
+    bundle_paths: dict[str, Path], access: pytest.LogCaptureFixture
+) -> None:
+    """The event-loop path (skillmatch.api.offload): a new phrase queued without blocking, behind a run that holds
+    the encoder past the request's deadline, is answered with the 504 at the deadline and never encoded."""
+    encoder = RecordingEncoder()
+    service = load(
+        bundle_paths["v1"],
+        settings=api_settings(),
+        encoder=CachedEncoder(encoder, memory_cache=100),
+        coalesce_texts=10,
+    )
+    app = create_app(api_settings(api_request_timeout=0.5), service)
+    coalescing = service.encoder.inner
+    assert isinstance(coalescing, CoalescingEncoder)
+    encoder.gate.clear()
+    leader = threading.Thread(target=lambda: coalescing.encode(["leader"]), daemon=True)
+    leader.start()
+    assert encoder.entered.wait(WAIT)
+    body = {"roles": ["data analyst"], "skills": ["held back phrase"]}
+    with TestClient(app) as client:
+        started = time.perf_counter()
+        response = client.post("/v1/recommendations", json=body, headers={"X-Request-ID": "ahead-1"})
+        took = time.perf_counter() - started
+        assert response.status_code == 504 and took < 0.5 + 1.0
+        assert list(coalescing._waiting)  # still queued: nothing blocked the event loop meanwhile
+        encoder.gate.set()
+        leader.join(WAIT)
+        until = time.monotonic() + WAIT
+        while coalescing.stats["dropped_calls"] < 1:  # taken off the queue unencoded: its request is over
+            assert time.monotonic() < until, "the phrase of the stopped request was not dropped"
+            time.sleep(0.01)
+        assert client.post("/v1/recommendations", json=body).status_code == 200  # encoded now, for a new one
+    assert [b for b in encoder.batches if "held back phrase" in b] == [["held back phrase"]]
+    assert logged_statuses(access, "ahead-1") == [504]

@@ -7,12 +7,16 @@ ran.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from api_world import api_settings
+from fakes import CountingEncoder, HashingEncoder
 from fastapi.testclient import TestClient
 
 from skillmatch.api import create_app
+from skillmatch.encoding.cached import CachedEncoder
 from skillmatch.facade import Skillmatch
+from skillmatch.facade import load as load_service
 
 
 def _calls(client: TestClient) -> dict[str, float]:
@@ -67,3 +71,31 @@ def test_errors_answer_the_same_from_the_event_loop(bundle_v1: Skillmatch) -> No
     assert answers[0].status_code == answers[1].status_code == 404
     assert "C-NO-SUCH" in answers[0].json()["detail"]
     assert answers[0].json()["detail"] == answers[1].json()["detail"]
+
+
+def test_with_a_server_encoder_new_phrases_are_encoded_ahead_and_answered_from_the_loop(
+    bundle_paths: dict[str, Path], bundle_v1: Skillmatch
+) -> None:
+    """As served: coalescing over a memory cache. A new phrase is encoded without blocking the event loop, then
+    the call runs there; the answer is the one the thread pool gives."""
+    backend = CountingEncoder(HashingEncoder())
+    served = load_service(
+        bundle_paths["v1"],
+        settings=api_settings(),
+        encoder=CachedEncoder(backend, memory_cache=1000),
+        coalesce_texts=10,
+    )
+    body = {
+        "roles": ["data analyst"],
+        "skills": ["writing SQL reports", "Python: beginner"],
+        "max_hours": 100,
+    }
+    with TestClient(create_app(api_settings(), served)) as client:
+        ahead = client.post("/v1/recommendations", json=body)
+        assert _calls(client) == {"event_loop_after_encoding": 1.0}
+        again = client.post("/v1/recommendations", json=body)
+        assert _calls(client) == {"event_loop_after_encoding": 1.0, "event_loop": 1.0}
+    assert backend.batches == [["writing SQL reports"]]  # encoded once, ahead
+    with TestClient(create_app(api_settings(api_inline_max_skills=0), bundle_v1)) as client:
+        pooled = client.post("/v1/recommendations", json=body)
+    assert ahead.status_code == 200 and ahead.content == again.content == pooled.content

@@ -73,9 +73,11 @@ class Metrics:
         )
         self.library_calls = Counter(
             "skillmatch_library_calls",
-            "Learner gap analyses and recommendations by where they ran: event_loop (small and no text to "
-            "encode), thread_would_wait (tried on the event loop, then run in the thread pool because a text had "
-            "to be encoded), thread (not tried: too large, a CV, or api_inline_max_skills = 0).",
+            "Learner gap analyses and recommendations by where they ran: event_loop (small, every text cached), "
+            "event_loop_after_encoding (its new texts encoded first without blocking the event loop, then run "
+            "there), thread_would_wait (tried on the event loop, then run in the thread pool: no memory cache to "
+            "encode ahead into, or it would wait again), thread (not tried: too large, a CV, or "
+            "api_inline_max_skills = 0).",
             ["ran"],
             registry=self.registry,
         )

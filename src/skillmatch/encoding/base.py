@@ -93,6 +93,15 @@ class EncoderWrapper:
         """The wrapped encoder's text normalisation."""
         return self.inner.normalise_text(text)
 
+    def stored(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of ``texts`` that a cache below holds now, by text, without encoding or waiting for anything.
+
+        Wrappers without a cache of their own ask the wrapped encoder; a backend has none (see
+        :meth:`skillmatch.encoding.cached.CachedEncoder.stored`).
+        """
+        ask = getattr(self.inner, "stored", None)
+        return ask(texts) if ask is not None else {}
+
     def unwrap(self) -> Encoder:
         """The innermost encoder: the backend that computes the vectors."""
         return unwrap(self.inner)

@@ -55,6 +55,19 @@ class CachedEncoder(EncoderWrapper):
         """The backend's maximum input length in tokens."""
         return int(getattr(self.unwrap(), "max_seq_length", 0))
 
+    @property
+    def remembers(self) -> bool:
+        """Whether it keeps vectors in memory (what :meth:`stored` reads)."""
+        return self._memory is not None
+
+    def stored(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of ``texts`` in the in-memory LRU now, by text (the LRU is thread-safe; the disk is not read)."""
+        if self._memory is None:
+            return {}
+        keys = {t: self.inner.normalise_text(t) for t in texts}
+        found = self._memory.get_many(list(dict.fromkeys(keys.values())))
+        return {t: found[k] for t, k in keys.items() if k in found}
+
     def _encode_raw(self, texts: list[str], keys: list[str], progress: ProgressFn | None) -> np.ndarray:
         """Encode ``texts`` in chunks, storing each chunk's vectors under ``keys`` in the disk cache at once."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)

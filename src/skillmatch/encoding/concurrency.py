@@ -78,6 +78,15 @@ class _Call:
     ready: threading.Event = field(default_factory=threading.Event)
     vectors: np.ndarray | None = None
     error: BaseException | None = None
+    done: Callable[[_Call], None] | None = (
+        None  # called (from the encoding thread) once vectors or error are set
+    )
+
+    def finish(self) -> None:
+        """Wake the caller: set :attr:`ready` and call :attr:`done`."""
+        self.ready.set()
+        if self.done is not None:
+            self.done(self)
 
 
 class CoalescingEncoder(EncoderWrapper):
@@ -159,9 +168,24 @@ class CoalescingEncoder(EncoderWrapper):
             return self.inner.encode(texts, progress=progress)
         return self._queued(texts, progress, token)
 
-    def _queued(self, texts: list[str], progress: ProgressFn | None, token: CancelToken | None) -> np.ndarray:
-        """Queue one call for the encoding thread and wait for its vectors (or its token's cancellation)."""
-        call = _Call(texts, progress, token)
+    def submit(
+        self, texts: Sequence[str], done: Callable[[np.ndarray | None, BaseException | None], None]
+    ) -> None:
+        """Queue ``texts`` like :meth:`encode`, without waiting for them (for callers that must not block).
+
+        ``done(vectors, error)`` is called from the encoding thread once they are encoded, or dropped because the
+        caller's cancellation token (taken from the current context) was cancelled.
+        """
+        texts = list(texts)
+        if not texts:
+            done(np.zeros((0, self.dim), dtype=np.float32), None)
+            return
+        self._enqueue(
+            _Call(texts, None, deadline.current(), done=lambda call: done(call.vectors, call.error))
+        )
+
+    def _enqueue(self, call: _Call) -> None:
+        """Put ``call`` on the queue and make sure an encoding thread will take it."""
         with self._cond:
             self._waiting.append(call)
             if self._idle == 0 and self._servers < self.runs_in_flight:
@@ -169,6 +193,11 @@ class CoalescingEncoder(EncoderWrapper):
                 threading.Thread(target=self._serve, name="skillmatch-encoder", daemon=True).start()
             else:
                 self._cond.notify()
+
+    def _queued(self, texts: list[str], progress: ProgressFn | None, token: CancelToken | None) -> np.ndarray:
+        """Queue one call for the encoding thread and wait for its vectors (or its token's cancellation)."""
+        call = _Call(texts, progress, token)
+        self._enqueue(call)
         if token is None:
             call.ready.wait()
         else:
@@ -222,7 +251,7 @@ class CoalescingEncoder(EncoderWrapper):
                 self._waiting.popleft()
                 self._count_dropped(call)
                 call.error = WorkCancelled(call.token.reason or deadline.DEADLINE, timeout=call.token.timeout)
-                call.ready.set()
+                call.finish()
                 continue
             if batch and size + len(call.texts) > self.max_texts:
                 break
@@ -246,7 +275,7 @@ class CoalescingEncoder(EncoderWrapper):
             self.stats["calls"] += len(batch)
             self.stats["texts"] += sum(len(c.texts) for c in batch)
         for c in batch:
-            c.ready.set()
+            c.finish()
 
 
 class LockedEncoder(EncoderWrapper):

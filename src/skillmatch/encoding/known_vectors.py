@@ -90,14 +90,22 @@ class KnownVectorEncoder(EncoderWrapper):
         texts = list(texts)
         rows = np.asarray(self.lookup(texts), dtype=np.int64)
         hit = rows >= 0
-        if not hit.all():
-            nowait.check("texts to encode")  # before anything is counted: the call will run again elsewhere
+        stored: dict[str, np.ndarray] = {}
+        if not hit.all() and nowait.forbidden():
+            # where the call may not wait, vectors a cache below holds now serve too; the rest would wait
+            rest = [t for t, h in zip(texts, hit, strict=True) if not h]
+            stored = self.stored(rest)
+            missing = [t for t in rest if t not in stored]
+            if missing:  # before anything is counted: the call will run again
+                nowait.check("texts to encode", list(dict.fromkeys(missing)))
         self.stats["requested"] += len(texts)
         self.stats["known"] += int(hit.sum())
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if hit.any():
             out[hit] = self._vectors_of(rows[hit])
-        if not hit.all():
+        if stored:
+            out[~hit] = np.stack([stored[t] for t, h in zip(texts, hit, strict=True) if not h])
+        elif not hit.all():
             rest = [t for t, h in zip(texts, hit, strict=True) if not h]
             out[~hit] = self.inner.encode(rest, progress=progress)
         elif progress:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import numpy as np
 import pytest
+from fakes import CountingEncoder, HashingEncoder
 
 from skillmatch import nowait
 from skillmatch.api.models import LearnerIn
-from skillmatch.api.offload import EVENT_LOOP, THREAD, THREAD_AFTER_WAIT, LibraryRunner
+from skillmatch.api.offload import (
+    EVENT_LOOP,
+    EVENT_LOOP_AFTER_ENCODING,
+    THREAD,
+    THREAD_AFTER_WAIT,
+    LibraryRunner,
+    coalescer,
+)
+from skillmatch.encoding.cached import CachedEncoder
+from skillmatch.encoding.concurrency import CoalescingEncoder
+from skillmatch.encoding.known_vectors import KnownVectorEncoder
 
 
 def _run(runner: LibraryRunner, call: object, *, inline: bool) -> tuple[object, threading.Thread]:
@@ -90,3 +102,65 @@ def test_only_small_learners_without_cv_text_are_tried_inline() -> None:
     assert not runner.small(LearnerIn(skills=["sql"]), ["analyst", "nurse", "teacher", "pilot"])
     with pytest.raises(ValueError, match="inline_max_skills"):
         LibraryRunner(-1)
+
+
+def _chain(memory: int) -> tuple[KnownVectorEncoder, CountingEncoder]:
+    """A server's query chain: labels -> coalescing -> caches (memory LRU of ``memory``) -> backend."""
+    backend = CountingEncoder(HashingEncoder())
+    queue = CoalescingEncoder(CachedEncoder(backend, memory_cache=memory))
+    stored = HashingEncoder().encode(["python"])
+    return KnownVectorEncoder(queue, ["python"], lambda rows: stored[rows]), backend
+
+
+def test_texts_it_would_wait_for_are_encoded_without_blocking_then_it_runs_on_the_loop() -> None:
+    known, backend = _chain(memory=100)
+    counted: list[str] = []
+    tries: list[threading.Thread] = []
+
+    def call() -> np.ndarray:
+        tries.append(threading.current_thread())
+        return known.encode(["python", "baking"])
+
+    async def main() -> tuple[np.ndarray, threading.Thread]:
+        return await LibraryRunner(25, counted.append).run(
+            call, inline=True, encoder=known
+        ), threading.current_thread()
+
+    vectors, loop_thread = asyncio.run(main())
+    assert tries == [
+        loop_thread,
+        loop_thread,
+    ]  # refused, then run again on the loop once "baking" was encoded
+    assert backend.batches == [["baking"]]
+    assert counted == [EVENT_LOOP_AFTER_ENCODING]
+    np.testing.assert_allclose(vectors, HashingEncoder().encode(["python", "baking"]), atol=1e-6)
+
+
+def test_without_a_memory_cache_nothing_is_encoded_ahead_and_the_call_goes_to_the_pool() -> None:
+    known, backend = _chain(memory=0)
+    assert coalescer(known) is None and coalescer(_chain(memory=10)[0]) is not None
+    counted: list[str] = []
+    runner = LibraryRunner(25, counted.append)
+
+    async def main() -> object:
+        return await runner.run(lambda: known.encode(["baking"]), inline=True, encoder=known)
+
+    asyncio.run(main())
+    assert backend.batches == [["baking"]]  # encoded once, in the pool
+    assert counted == [THREAD_AFTER_WAIT]
+
+
+def test_a_call_that_would_wait_again_after_encoding_ahead_goes_to_the_pool() -> None:
+    known, backend = _chain(memory=100)
+    counted: list[str] = []
+
+    def call() -> None:  # the second text is only known once the first was encoded (as a CV's parts might be)
+        known.encode(["baking"])
+        known.encode(["welding"])
+
+    async def main() -> None:
+        await LibraryRunner(25, counted.append).run(call, inline=True, encoder=known)
+
+    asyncio.run(main())
+    assert sorted(map(tuple, backend.batches)) == [("baking",), ("welding",)]  # each encoded once
+    assert counted == [THREAD_AFTER_WAIT]

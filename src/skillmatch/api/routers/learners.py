@@ -60,7 +60,11 @@ async def gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep, runner: 
     Each skill of the role profile is covered, partly covered or missing, with its weight and the gap it
     leaves.
     """
-    return await runner.run(lambda: _gaps(body, served, limits), inline=runner.small(body, body.roles))
+    return await runner.run(
+        lambda: _gaps(body, served, limits),
+        inline=runner.small(body, body.roles),
+        encoder=served.service.encoder,
+    )
 
 
 def _gaps(body: GapsRequest, served: ServedDep, limits: LimitsDep) -> Response:
@@ -103,7 +107,9 @@ async def recommendations(
     """
     fmt = negotiate(format, accept)
     return await runner.run(
-        lambda: _recommend(body, served, limits, fmt), inline=runner.small(body, body.roles)
+        lambda: _recommend(body, served, limits, fmt),
+        inline=runner.small(body, body.roles),
+        encoder=served.service.encoder,
     )
 
 
@@ -122,7 +128,9 @@ async def recommendations_get(
     """The same as ``POST /v1/recommendations``, with the body's fields as query parameters (lists repeated)."""
     fmt = negotiate(params.format, accept)
     return await runner.run(
-        lambda: _recommend(params, served, limits, fmt), inline=runner.small(params, params.roles)
+        lambda: _recommend(params, served, limits, fmt),
+        inline=runner.small(params, params.roles),
+        encoder=served.service.encoder,
     )
 
 
