@@ -86,7 +86,11 @@ class LibraryRunner:
                 except nowait.WouldWait as exc:
                     where = THREAD_AFTER_WAIT
                     if attempt == 1 and queue is not None and exc.texts:
-                        await encode_ahead(queue, exc.texts)
+                        try:
+                            await encode_ahead(queue, exc.texts)
+                        except BaseException:  # the run failed, or the request was stopped meanwhile
+                            self._count(EVENT_LOOP_AFTER_ENCODING)
+                            raise
                         continue
                     break
                 except BaseException:

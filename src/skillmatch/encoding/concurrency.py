@@ -78,9 +78,8 @@ class _Call:
     ready: threading.Event = field(default_factory=threading.Event)
     vectors: np.ndarray | None = None
     error: BaseException | None = None
-    done: Callable[[_Call], None] | None = (
-        None  # called (from the encoding thread) once vectors or error are set
-    )
+    #: called (from the encoding thread) once vectors or error are set: callers that do not wait on :attr:`ready`
+    done: Callable[[_Call], None] | None = None
 
     def finish(self) -> None:
         """Wake the caller: set :attr:`ready` and call :attr:`done`."""

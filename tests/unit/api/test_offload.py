@@ -164,3 +164,22 @@ def test_a_call_that_would_wait_again_after_encoding_ahead_goes_to_the_pool() ->
     asyncio.run(main())
     assert sorted(map(tuple, backend.batches)) == [("baking",), ("welding",)]  # each encoded once
     assert counted == [THREAD_AFTER_WAIT]
+
+
+def test_a_failed_run_ahead_fails_the_call_and_is_counted() -> None:
+    class Broken(HashingEncoder):
+        def encode(self, texts, *, progress=None):  # type: ignore[no-untyped-def]
+            raise RuntimeError("the model is gone")
+
+    queue = CoalescingEncoder(CachedEncoder(Broken(), memory_cache=10))
+    known = KnownVectorEncoder(queue, ["python"], lambda rows: HashingEncoder().encode(["python"])[rows])
+    counted: list[str] = []
+
+    async def main() -> object:
+        return await LibraryRunner(25, counted.append).run(
+            lambda: known.encode(["baking"]), inline=True, encoder=known
+        )
+
+    with pytest.raises(RuntimeError, match="the model is gone"):
+        asyncio.run(main())
+    assert counted == [EVENT_LOOP_AFTER_ENCODING]
