@@ -12,7 +12,7 @@ processes):
   ``--pool`` phrases (half plain labels, half qualified) with Zipf-like frequencies, as in real traffic where
   popular skills come back again and again. Every phrase of the phase is sent once before it, unmeasured
   (:func:`pool_warmup`), so the phase measures phrases the server has seen (before 30 Nov the first sighting of
-  each qualified phrase was encoded inside the phase: about 15 % of its requests waited for the encoder);
+  each qualified phrase was encoded inside the phase: 14 % of its requests waited for the encoder at c = 8);
 * ``skills/extract``: ``--extract-requests`` POST /v1/skills/extract with one posting text each.
 
 The requests go out through a lean keep-alive HTTP/1.1 client (``bench/rawhttp.py``, one connection per request

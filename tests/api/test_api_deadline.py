@@ -64,6 +64,22 @@ def served(bundle_paths: dict[str, Path], encoder: RecordingEncoder) -> Skillmat
     return load(bundle_paths["v1"], settings=api_settings(), encoder=encoder, coalesce_texts=10)
 
 
+def hold_the_encoder(
+    service: Skillmatch, encoder: RecordingEncoder
+) -> tuple[CoalescingEncoder, threading.Thread]:
+    """Start a run ("leader") that holds ``service``'s encoding thread until ``encoder.gate`` is set again.
+
+    Returns the service's coalescing encoder (texts queued now wait in it) and the leader's thread.
+    """
+    coalescing = service.encoder.inner
+    assert isinstance(coalescing, CoalescingEncoder)
+    encoder.gate.clear()
+    leader = threading.Thread(target=lambda: coalescing.encode(["leader"]), daemon=True)
+    leader.start()
+    assert encoder.entered.wait(WAIT)
+    return coalescing, leader
+
+
 def phrases(n: int, tag: str) -> str:
     """``n`` distinct comma-separated phrases: each one a segment the linker encodes."""
     return ", ".join(f"{tag}{i} work" for i in range(n))
@@ -189,13 +205,8 @@ def test_a_disconnected_clients_queued_texts_are_not_encoded(
     encoder = RecordingEncoder()
     service = served(bundle_paths, encoder)
     app = create_app(api_settings(api_request_timeout=30), service)
-    coalescing = service.encoder.inner
-    assert isinstance(coalescing, CoalescingEncoder)
     # another request's run holds the encoder's thread, so this request's texts wait in its queue
-    encoder.gate.clear()
-    leader = threading.Thread(target=lambda: coalescing.encode(["leader"]), daemon=True)
-    leader.start()
-    assert encoder.entered.wait(WAIT)
+    coalescing, leader = hold_the_encoder(service, encoder)
     mine = [f"gone{i} work" for i in range(3)]
 
     async def scenario() -> list[dict[str, object]]:
@@ -259,12 +270,7 @@ def test_a_learner_whose_phrase_waits_to_be_encoded_ahead_gets_the_504_and_the_p
         coalesce_texts=10,
     )
     app = create_app(api_settings(api_request_timeout=0.5), service)
-    coalescing = service.encoder.inner
-    assert isinstance(coalescing, CoalescingEncoder)
-    encoder.gate.clear()
-    leader = threading.Thread(target=lambda: coalescing.encode(["leader"]), daemon=True)
-    leader.start()
-    assert encoder.entered.wait(WAIT)
+    coalescing, leader = hold_the_encoder(service, encoder)
     body = {"roles": ["data analyst"], "skills": ["held back phrase"]}
     with TestClient(app) as client:
         started = time.perf_counter()
