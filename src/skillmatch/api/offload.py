@@ -70,34 +70,34 @@ class LibraryRunner:
         )
 
     async def run(self, call: Callable[[], T], *, inline: bool, encoder: Encoder | None = None) -> T:
-        """``call()``'s result: computed on the event loop when ``inline`` and it never waits, else in the pool.
+        """``call()``'s result: computed on the event loop when ``inline``, else in the thread pool.
 
         When the call would wait for ``encoder`` (the served query encoder) to encode texts, those texts are
-        queued for it without blocking the loop, and the call is tried once more once their vectors are cached.
-        Exceptions of ``call`` propagate from wherever it ran.
+        queued for it without blocking the loop, and the call is tried once more once their vectors are cached;
+        without that (or at a second wait) it runs in the thread pool. Exceptions of ``call`` propagate from
+        wherever it ran.
         """
         where = THREAD
         if inline:
             queue = coalescer(encoder) if encoder is not None else None
-            for attempt in (1, 2):
+            for on_loop in (EVENT_LOOP, EVENT_LOOP_AFTER_ENCODING):
                 try:
                     with nowait.scope():
                         result = call()
                 except nowait.WouldWait as exc:
                     where = THREAD_AFTER_WAIT
-                    if attempt == 1 and queue is not None and exc.texts:
-                        try:
-                            await encode_ahead(queue, exc.texts)
-                        except BaseException:  # the run failed, or the request was stopped meanwhile
-                            self._count(EVENT_LOOP_AFTER_ENCODING)
-                            raise
-                        continue
-                    break
+                    if on_loop != EVENT_LOOP or queue is None or not exc.texts:
+                        break
+                    try:
+                        await encode_ahead(queue, exc.texts)
+                    except BaseException:  # the run failed, or the request was stopped meanwhile
+                        self._count(EVENT_LOOP_AFTER_ENCODING)
+                        raise
                 except BaseException:
-                    self._count(EVENT_LOOP if attempt == 1 else EVENT_LOOP_AFTER_ENCODING)
+                    self._count(on_loop)
                     raise
                 else:
-                    self._count(EVENT_LOOP if attempt == 1 else EVENT_LOOP_AFTER_ENCODING)
+                    self._count(on_loop)
                     return result
         try:
             return await run_in_threadpool(call)
