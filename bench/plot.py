@@ -26,8 +26,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def cpu_label(report: dict[str, Any]) -> str:
-    """The CPU of a result file, short: model, usable cores, the widest vector and int8 flags."""
+def cpu_kind(report: dict[str, Any]) -> str:
+    """The instruction set of a result file's CPU, short: the widest vector and int8 flags ("AVX2 (emulated)")."""
     cpu = report.get("machine", {}).get("cpu", {})
     flags = set(cpu.get("flags", []))
     kind = (
@@ -39,7 +39,13 @@ def cpu_label(report: dict[str, Any]) -> str:
         if "avx2" in flags
         else ", ".join(sorted(flags)) or "flags unknown"
     )
-    return f"{cpu.get('model', '?')}, {cpu.get('usable_cpus', '?')} cores, {kind}"
+    return f"{kind} (emulated)" if "(emulated" in cpu.get("model", "") else kind
+
+
+def cpu_label(report: dict[str, Any]) -> str:
+    """The CPU of a result file, short: model, usable cores, the widest vector and int8 flags."""
+    cpu = report.get("machine", {}).get("cpu", {})
+    return f"{cpu.get('model', '?')}, {cpu.get('usable_cpus', '?')} cores, {cpu_kind(report).removesuffix(' (emulated)')}"
 
 
 def median_phases(phases: list[dict[str, Any]]) -> list[tuple[int, dict[str, float]]]:
@@ -61,8 +67,9 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
     fig, (rate_ax, ratio_ax, p99_ax) = plt.subplots(1, 3, figsize=(15, 5.6))
     cpus = {cpu_label(report) for _, report in reports}
     shared_cpu = len(cpus) == 1
-    for name, report in reports:
-        machine = "" if shared_cpu else f"{cpu_label(report)}, "
+    for i, (name, report) in enumerate(reports):
+        colour = plt.get_cmap("tab10")(i % 10)  # one colour per run, in every panel
+        machine = "" if shared_cpu else f"{cpu_kind(report)}, "
         label = f"{name} ({machine}{report['encoder']['backend']})"
         phases = report["phases"]
         for kind, style in (("recommendations/new", "-o"), ("recommendations/repeat", "--s")):
@@ -72,17 +79,26 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
                     [c for c, _ in rows],
                     [p["throughput_rps"] for _, p in rows],
                     style,
+                    color=colour,
                     label=f"{kind.split('/')[1]}: {label}",
                 )
             if rows and kind.endswith("new"):
                 p99_ax.plot(
-                    [c for c, _ in rows], [p["p99_ms"] for _, p in rows], style, label=f"p99: {label}"
+                    [c for c, _ in rows],
+                    [p["p99_ms"] for _, p in rows],
+                    style,
+                    color=colour,
+                    label=f"p99: {label}",
                 )
                 p99_ax.plot(
-                    [c for c, _ in rows], [p["mean_ms"] for _, p in rows], ":", label=f"mean: {label}"
+                    [c for c, _ in rows],
+                    [p["mean_ms"] for _, p in rows],
+                    ":",
+                    color=colour,
+                    label=f"mean: {label}",
                 )
         rate_ax.axhline(
-            report["ceiling"]["requests_per_s"], linestyle=":", color="grey", label=f"encoder ceiling: {name}"
+            report["ceiling"]["requests_per_s"], linestyle=":", color=colour, label=f"encoder ceiling: {name}"
         )
         ratios = report["ratios"]
         spread = [(r.get("spread") or {}).get("new_vs_ceiling") for r in ratios]
@@ -95,12 +111,17 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
                     [hi - r["new_vs_ceiling"] for r, (_, hi) in zip(ratios, spread, strict=True)],
                 ],
                 fmt="-o",
+                color=colour,
                 capsize=3,
                 label=f"{label}, median and range of {max(r.get('rounds', 1) for r in ratios)} rounds",
             )
         else:
             ratio_ax.plot(
-                [r["concurrency"] for r in ratios], [r["new_vs_ceiling"] for r in ratios], "-o", label=label
+                [r["concurrency"] for r in ratios],
+                [r["new_vs_ceiling"] for r in ratios],
+                "-o",
+                color=colour,
+                label=label,
             )
     ratio_ax.axhline(0.85, color="red", linestyle="--", label="target 0.85")
     for ax, title, ylabel in (
@@ -113,10 +134,9 @@ def plot_load(reports: list[tuple[str, dict[str, Any]]], out: Path) -> Path:
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
     ratio_ax.set_ylim(0, 1.1)
-    if shared_cpu:
-        fig.suptitle(next(iter(cpus)), fontsize=10)
+    fig.suptitle("; ".join(sorted(cpus)), fontsize=10)
     fig.tight_layout()
     path = out / "performance-load.png"
     fig.savefig(path, dpi=110)

@@ -109,3 +109,27 @@ def test_a_real_fault_still_reaches_the_programs_own_handler(emulate: ModuleType
     assert "imported" in result.stdout
     assert "Segmentation fault" in result.stderr
     assert result.returncode == -11
+
+
+def test_plots_name_an_emulated_instruction_set() -> None:
+    spec = importlib.util.spec_from_file_location("bench_plot", BENCH / "plot.py")
+    assert spec and spec.loader
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    emulated = {
+        "machine": {
+            "cpu": {
+                "model": "Intel(R) Xeon(R) Processor (emulated avx2)",
+                "usable_cpus": 2,
+                "flags": ["sse4_2", "avx", "avx2", "fma"],
+            }
+        }
+    }
+    native = {
+        "machine": {
+            "cpu": {"model": "Intel(R) Xeon(R) Processor", "usable_cpus": 2, "flags": ["avx2", "avx512f"]}
+        }
+    }
+    assert plot.cpu_kind(emulated) == "AVX2 (emulated)"
+    assert plot.cpu_kind(native) == "AVX-512"
+    assert plot.cpu_label(emulated) == "Intel(R) Xeon(R) Processor (emulated avx2), 2 cores, AVX2"
