@@ -81,6 +81,16 @@ def build_shim(out_dir: Path | None = None) -> Path:
     return library
 
 
+def probe(library: Path, profile: str = "avx2") -> None:
+    """Run ``true`` under the shim; raise :class:`EmulationUnavailable` with the shim's reason if it refuses (e.g. a
+    container whose seccomp profile forbids ``arch_prctl``)."""
+    result = subprocess.run(
+        ["true"], env=emulated_env(profile, library), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise EmulationUnavailable(result.stderr.strip() or f"the shim failed (exit {result.returncode})")
+
+
 def emulated_env(profile: str, library: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """``env`` (default: this process's) with the shim preloaded for ``profile``."""
     if profile not in PROFILES:
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_machine()
         library = build_shim()
+        probe(library, args.profile)
     except EmulationUnavailable as exc:
         print(f"emulate_cpu: {exc}", file=sys.stderr)
         return 2
