@@ -27,7 +27,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 #: The instruction-set profiles the shim knows (SKILLMATCH_CPU_PROFILE).
@@ -64,8 +63,12 @@ def check_machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
 def build_shim(out_dir: Path | None = None) -> Path:
     """Compile the shim (once per source version) and return the shared library's path."""
     digest = hashlib.sha1(SOURCE.read_bytes()).hexdigest()[:12]
-    out_dir = out_dir or Path(tempfile.gettempdir()) / "skillmatch-cpu-emulation"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # the user's own cache, not a shared /tmp folder: whatever lies there is preloaded into every process
+    out_dir = (
+        out_dir
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "skillmatch" / "cpu-emulation"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     library = out_dir / f"older_cpu-{digest}.so"
     if not library.exists():
         partial = library.with_suffix(f".{os.getpid()}.tmp")

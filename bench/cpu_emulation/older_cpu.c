@@ -63,6 +63,7 @@ static unsigned level = GONE; /* what the profile keeps: GONE (avx2), AVX512 or 
 static const char *profile = "avx2";
 static struct sigaction app_segv; /* the SIGSEGV handler the program asked for; ours stays installed */
 static char fake_cpuinfo[96];
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 static int kept(const struct feature *f) { return f->kept_by != GONE && f->kept_by <= level; }
 
@@ -86,7 +87,9 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
     ucontext_t *uc = (ucontext_t *)context;
     greg_t *g = uc->uc_mcontext.gregs;
     const unsigned char *ip = (const unsigned char *)g[REG_RIP];
-    if (ip && ip[0] == 0x0f && ip[1] == 0xa2) {
+    /* a fault fetching the instruction itself (a jump to a bad address) is not a cpuid: do not read there */
+    int fetch_fault = info && info->si_addr == (void *)ip;
+    if (ip && !fetch_fault && ip[0] == 0x0f && ip[1] == 0xa2) {
         unsigned r[4];
         masked_cpuid((unsigned)g[REG_RAX], (unsigned)g[REG_RCX], r);
         g[REG_RAX] = r[EAX];
@@ -102,18 +105,32 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
     } else if (app_segv.sa_handler != SIG_DFL && app_segv.sa_handler != SIG_IGN && app_segv.sa_handler) {
         app_segv.sa_handler(sig);
     } else {
-        signal(SIGSEGV, SIG_DFL);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        real_sigaction(SIGSEGV, &dfl, NULL);
     }
 }
 
 /* The program's own SIGSEGV handlers (Python's faulthandler, ...) are kept aside and called for real faults. */
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-    static int (*real)(int, const struct sigaction *, struct sigaction *);
-    if (!real) real = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
-    if (sig != SIGSEGV || !fake_cpuinfo[0]) return real(sig, act, old);
+    if (!real_sigaction)
+        real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
+    if (sig != SIGSEGV || !fake_cpuinfo[0]) return real_sigaction(sig, act, old);
     if (old) *old = app_segv;
     if (act) app_segv = *act;
     return 0;
+}
+
+/* signal(SIGSEGV, ...) does not go through sigaction's symbol in glibc, so it is kept aside here too. */
+sighandler_t signal(int sig, sighandler_t handler) {
+    static sighandler_t (*real)(int, sighandler_t);
+    if (!real) real = (sighandler_t(*)(int, sighandler_t))dlsym(RTLD_NEXT, "signal");
+    if (sig != SIGSEGV || !fake_cpuinfo[0]) return real(sig, handler);
+    sighandler_t old = (app_segv.sa_flags & SA_SIGINFO) ? SIG_DFL : app_segv.sa_handler;
+    memset(&app_segv, 0, sizeof app_segv);
+    app_segv.sa_handler = handler;
+    return old;
 }
 
 static int dropped_flag(const char *word) {
@@ -207,7 +224,6 @@ __attribute__((constructor)) static void start(void) {
         fputs("older_cpu: cannot make the emulated /proc/cpuinfo (memfd_create)\n", stderr);
         _exit(97);
     }
-    static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
     real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT, "sigaction");
     struct sigaction ours;
     memset(&ours, 0, sizeof ours);

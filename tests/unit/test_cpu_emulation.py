@@ -137,3 +137,25 @@ def test_plots_name_an_emulated_instruction_set() -> None:
     assert plot.cpu_kind(emulated) == "AVX2 (emulated)"
     assert plot.cpu_kind(native) == "AVX-512"
     assert plot.cpu_label(emulated) == "Intel(R) Xeon(R) Processor (emulated avx2), 2 cores, AVX2"
+
+
+def test_a_handler_set_with_signal_is_kept_aside_too(emulate: ModuleType, shim: Path) -> None:
+    # glibc's signal() does not call the sigaction symbol; a C library that uses it must not unhook the emulation
+    code = """
+import ctypes, os
+libc = ctypes.CDLL(None)
+libc.signal.restype = ctypes.c_void_p
+@ctypes.CFUNCTYPE(None, ctypes.c_int)
+def on_fault(sig):
+    os.write(1, b"handled %d" % sig)
+    os._exit(42)
+libc.signal(11, on_fault)
+import numpy
+features = numpy._core._multiarray_umath.__cpu_features__
+os.write(1, b"AVX2 %d AVX512F %d, " % (features["AVX2"], features["AVX512F"]))
+ctypes.string_at(0)
+"""
+    result = run_as(emulate, shim, "avx2", code)
+    # numpy's cpuid still emulated after signal(), and the null read handled by the program's handler
+    assert result.stdout == "AVX2 1 AVX512F 0, handled 11"
+    assert result.returncode == 42
