@@ -222,3 +222,20 @@ def test_the_server_cpu_counts_a_child_started_from_another_thread(load_bench: M
         thread.join()
         started[0].kill()
         started[0].wait()
+
+
+def test_the_peer_is_compared_at_its_best_thread_count() -> None:
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_peer", BENCH / "peer.py")
+    assert spec and spec.loader
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
+    runs = [
+        {"peer_s": {"1": 50.0, "2": 30.0}},
+        {"peer_s": {"1": 40.0, "2": 60.0}},
+        {"peer_s": {"1": 45.0, "2": 28.0}},
+    ]
+    best, rates = peer.peer_at_its_best(runs, 100)
+    # medians: 45 s on one thread, 30 s on two; one slow repeat on two threads does not decide
+    assert best == "2"
+    assert rates == {"1": pytest.approx(100 / 45), "2": pytest.approx(100 / 30)}
