@@ -8,7 +8,7 @@ there is no network). Measured:
   ``get_skills`` (both called once with all texts; medians of ``--repeat`` runs; our encoder starts each
   repeat with an empty memory LRU and no disk cache, the peer has no cache). The peer is timed with each of
   ``--peer-threads`` torch thread counts in every repeat (1 and torch's default) and the ratio is taken against
-  its fastest (rounds before 30 Nov timed it on one thread, its best when that was chosen; on 30 Nov torch's
+  its fastest (runs before 30 Nov 10:40 timed it on one thread only, its best when that was chosen; at 10:40 torch's
   default of 2 threads was 1.9x faster than one on this machine);
 * the **floor**: the same texts' sentences (``split_sentences``) encoded once each by a fresh encoder of ours
   (same backend and threads, no cache): what any linker that runs the model over the text once must spend. The
@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         ours.linker.link(texts)
         ours_s = time.perf_counter() - start
         peer_s: dict[str, float] = {}
-        for threads in peer_threads:
+        # the thread counts in turn, the order reversed every other repeat so that neither always goes first
+        for threads in peer_threads if n % 2 == 0 else peer_threads[::-1]:
             torch.set_num_threads(threads)
             start = time.perf_counter()
             peer.get_skills(texts)
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 "floor_s": floor_s,
             }
         )
-        peer_line = ", ".join(f"{s:.1f} s on {t} threads" for t, s in peer_s.items())
+        peer_line = ", ".join(f"{s:.1f} s with threads={t}" for t, s in sorted(peer_s.items()))
         print(
             f"[repeat {n + 1}] ours {ours_s:.1f} s, peer {peer_line}, floor {floor_s:.1f} s, "
             f"load {snap['load']}",
