@@ -43,17 +43,9 @@ def check_machine(cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     """Raise :class:`EmulationUnavailable` naming what is missing for the shim on this machine."""
     if sys.platform != "linux" or platform.machine() not in {"x86_64", "AMD64"}:
         raise EmulationUnavailable(f"needs Linux on x86-64, this is {sys.platform} on {platform.machine()}")
-    try:
-        flags = next(
-            (
-                line.split(":", 1)[1].split()
-                for line in cpuinfo.read_text().splitlines()
-                if line.startswith("flags")
-            ),
-            [],
-        )
-    except OSError as exc:
-        raise EmulationUnavailable(f"cannot read {cpuinfo}: {exc}") from exc
+    from skillmatch.cpu import read_cpuinfo
+
+    _, flags = read_cpuinfo(cpuinfo)
     if "cpuid_fault" not in flags:
         raise EmulationUnavailable(f"this CPU has no CPUID faulting (no cpuid_fault flag in {cpuinfo})")
     if shutil.which("gcc") is None:

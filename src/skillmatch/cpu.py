@@ -44,7 +44,7 @@ SPEED_FLAGS = (
 )
 
 
-def _cpuinfo(path: Path) -> tuple[str, set[str]]:
+def read_cpuinfo(path: Path) -> tuple[str, set[str]]:
     """(model name, flags) from a ``/proc/cpuinfo``-style file (empty when unreadable)."""
     try:
         text = path.read_text(errors="replace")
@@ -70,7 +70,7 @@ def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
     Reads ``/proc/cpuinfo`` on Linux; elsewhere the model is ``platform.processor()`` and the flags are unknown
     (an empty list).
     """
-    model, flags = _cpuinfo(cpuinfo)
+    model, flags = read_cpuinfo(cpuinfo)
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
